@@ -1,0 +1,234 @@
+"""Benchmark: planning 100,000 declared tasks against parsing the same YAML.
+
+The issue's target: ``plan`` over 100,000 tasks in 10 files takes at most 1.5x the
+time this interpreter needs just to ``yaml.load(f, Loader=yaml.CSafeLoader)`` those
+files, with peak memory under 300 MiB. This script generates such manifests in a
+temporary directory and measures, side by side in one run:
+
+1. baseline: ``yaml.load_all(..., Loader=yaml.CSafeLoader)`` of every file;
+2. plan: ``plan_operation`` (by default: load the manifests, ``make_plan`` against
+   an empty state and serialise the plan document to JSON).
+
+Times are the best of ``--repeat`` in-process runs, interleaved so that noise from
+other work on the machine hits both alike. Peak memory is the maximum RSS of a fresh
+child process running the operation once (``ru_maxrss``), next to the RSS of the same
+child before it starts (the interpreter and its imports).
+
+Run: ``python benchmarks/bench_plan.py [--tasks 100000] [--files 10]``. To measure
+another plan operation (the CLI's, say), pass ``--operation module:function``; the
+function takes the list of manifest paths and returns the plan JSON text. Exits 0
+whatever the result: it is a benchmark, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib
+import json
+import os
+import platform
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import yaml
+
+from reconciler.domain import EMPTY_STATE
+from reconciler.manifest import load_manifests
+from reconciler.planner import make_plan, plan_to_json
+
+RATIO_TARGET = 1.5
+PEAK_MIB_TARGET = 300
+DEFAULT_OPERATION = "benchmarks.bench_plan:plan_operation"
+
+_REGIONS = (
+    "ap-singapore",
+    "ap-jakarta",
+    "ap-bangkok",
+    "ap-mumbai",
+    "ap-guangzhou",
+    "ap-shanghai",
+    "ap-beijing",
+    "ap-chongqing",
+)
+_SDK_APP_IDS = (1400000001, 1400000002)
+_NOTES = ("event ended", "replay finished", "relay moved to the new studio")
+
+
+def plan_operation(paths: Sequence[str]) -> str:
+    """The operation under test: manifests in, plan JSON out (the ``plan --json`` path)."""
+    result = load_manifests(paths)
+    if not result.ok:
+        raise RuntimeError("generated manifests are invalid: " + str(result.problems[0]))
+    plan = make_plan(result.tasks, EMPTY_STATE)
+    return json.dumps(plan_to_json(plan))
+
+
+def baseline_operation(paths: Sequence[str]) -> int:
+    """What the target is measured against: parse every file with libyaml's SafeLoader."""
+    documents = 0
+    for path in paths:
+        with open(path, "rb") as stream:
+            documents += sum(1 for _ in yaml.load_all(stream, Loader=yaml.CSafeLoader))
+    return documents
+
+
+# -- manifests ---------------------------------------------------------------------
+
+
+def generate_manifests(directory: Path, *, tasks: int, files: int, seed: int = 7) -> list[str]:
+    """Write ``tasks`` tasks over ``files`` files of two documents each; return the paths.
+
+    Like real manifests: each document sets a region and an SdkAppId as defaults;
+    about half the tasks use the short form (some quoted), a third the full form
+    (half of those with a note), the rest override the SdkAppId and/or the region.
+    """
+    rng = random.Random(seed)
+    paths = []
+    serial = 0
+    for index in range(files):
+        in_file = tasks // files + (1 if index < tasks % files else 0)
+        lines: list[str] = []
+        for part, in_document in enumerate((in_file // 2, in_file - in_file // 2)):
+            lines += [
+                "---",
+                "apiVersion: reconciler/v1",
+                "kind: StreamIngestStop",
+                "metadata:",
+                f"  name: event-{index:02d}-batch-{part}",
+                "spec:",
+                f"  region: {_REGIONS[(index + part) % len(_REGIONS)]}",
+                f"  sdkAppId: {_SDK_APP_IDS[index % 2]}",
+                "  tasks:",
+            ]
+            for _ in range(in_document):
+                serial += 1
+                task_id = f"relay-{index:02d}-{serial:07d}"
+                draw = rng.random()
+                if draw < 0.30:
+                    lines.append(f"    - {task_id}")
+                elif draw < 0.50:
+                    lines.append(f'    - "{task_id}"')
+                elif draw < 0.85:
+                    lines.append(f'    - taskId: "{task_id}"')
+                    if draw < 0.68:
+                        lines.append(f'      note: "{rng.choice(_NOTES)}"')
+                else:
+                    lines.append(f"    - taskId: {task_id}")
+                    if draw < 0.93:
+                        lines.append(f"      sdkAppId: {_SDK_APP_IDS[(index + 1) % 2]}")
+                    lines.append(f"      region: {rng.choice(_REGIONS)}")
+        path = directory / f"event-{index:02d}.yaml"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        paths.append(str(path))
+    return paths
+
+
+# -- measuring ---------------------------------------------------------------------
+
+
+def resolve_operation(spec: str) -> Callable[[Sequence[str]], object]:
+    module_name, _, attribute = spec.partition(":")
+    if module_name == "benchmarks.bench_plan" and attribute == "plan_operation":
+        return plan_operation  # also when run as a script, without the package on sys.path
+    operation: Callable[[Sequence[str]], object] = getattr(
+        importlib.import_module(module_name), attribute
+    )
+    return operation
+
+
+def best_times(
+    operations: dict[str, Callable[[], object]], *, repeat: int
+) -> dict[str, float]:
+    """Best wall time of each operation over ``repeat`` interleaved rounds."""
+    best = dict.fromkeys(operations, float("inf"))
+    for _ in range(repeat):
+        for name, operation in operations.items():
+            gc.collect()
+            start = time.perf_counter()
+            operation()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
+
+
+def max_rss_mib() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def child_memory(which: str, paths: Sequence[str], operation: str) -> tuple[float, float]:
+    """(RSS before, peak RSS) in MiB of a fresh interpreter running one operation once."""
+    command = [sys.executable, __file__, "--child", which, "--operation", operation, *paths]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    report = json.loads(output)
+    return report["before_mib"], report["peak_mib"]
+
+
+def run_child(which: str, paths: Sequence[str], operation: str) -> None:
+    before = max_rss_mib()
+    if which == "baseline":
+        baseline_operation(paths)
+    else:
+        resolve_operation(operation)(paths)
+    print(json.dumps({"before_mib": before, "peak_mib": max_rss_mib()}))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tasks", type=int, default=100_000)
+    parser.add_argument("--files", type=int, default=10)
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs of each (best counts)")
+    parser.add_argument("--operation", default=DEFAULT_OPERATION, help="module:function")
+    parser.add_argument("--child", choices=("baseline", "plan"), help=argparse.SUPPRESS)
+    parser.add_argument("paths", nargs="*", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        run_child(args.child, args.paths, args.operation)
+        return 0
+
+    operation = resolve_operation(args.operation)
+    with tempfile.TemporaryDirectory(prefix="bench-plan-") as directory:
+        paths = generate_manifests(Path(directory), tasks=args.tasks, files=args.files)
+        size = sum(os.path.getsize(path) for path in paths)
+        times = best_times(
+            {
+                "baseline": lambda: baseline_operation(paths),
+                "plan": lambda: operation(paths),
+            },
+            repeat=args.repeat,
+        )
+        base_before, base_peak = child_memory("baseline", paths, args.operation)
+        plan_before, plan_peak = child_memory("plan", paths, args.operation)
+
+    ratio = times["plan"] / times["baseline"]
+    libyaml = yaml._yaml.get_version_string() if yaml.__with_libyaml__ else "absent"  # type: ignore[attr-defined]
+    print(
+        f"plan benchmark: {args.tasks:,} tasks in {args.files} files ({size / 1e6:.1f} MB);"
+        f" Python {platform.python_version()}, PyYAML {yaml.__version__}, libyaml {libyaml}"
+    )
+    print(f"{'':40} {'best of ' + str(args.repeat):>10} {'peak RSS':>10} {'(+ over start)':>15}")
+    rows = (
+        ("(1) baseline: yaml.load, CSafeLoader", times["baseline"], base_peak, base_before),
+        (f"(2) plan: {args.operation.split(':')[-1]}", times["plan"], plan_peak, plan_before),
+    )
+    for label, seconds, peak, before in rows:
+        print(f"{label:40} {seconds:>9.3f}s {peak:>6.0f} MiB {peak - before:>+10.0f} MiB")
+    print(
+        f"{'ratio plan / baseline':40} {ratio:>10.2f}"
+        f"  target <= {RATIO_TARGET}: {'PASS' if ratio <= RATIO_TARGET else 'FAIL'}"
+    )
+    print(
+        f"{'peak memory of plan':40} {plan_peak:>6.0f} MiB"
+        f"  target < {PEAK_MIB_TARGET} MiB: {'PASS' if plan_peak < PEAK_MIB_TARGET else 'FAIL'}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,459 @@
+"""The emulator's HTTP face: a threading HTTP/1.1 server on loopback that frames the
+core's answers (and the injected faults) the way the TRTC API 3.0 endpoint does, the
+``/_emulator/`` admin endpoints, and ``Emulator``, the in-process handle that tests,
+benchmarks and the CLI start and stop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+from reconciler.emulator.config import (
+    DEFAULT_REGION,
+    ConfigError,
+    EmulatorConfig,
+    FaultKind,
+    FaultRates,
+    ScheduledFault,
+    SeedTask,
+    TaskStatus,
+    parse_tasks_document,
+)
+from reconciler.emulator.core import ApiCall, Clock, EmulatorCore, JsonDict
+
+ADMIN_PREFIX = "/_emulator/"
+#: API 3.0 bodies of these three actions are tiny; refuse anything absurd unread.
+MAX_BODY_BYTES = 1024 * 1024
+#: An idle keep-alive connection is closed after this long.
+IDLE_TIMEOUT_SECONDS = 120.0
+
+_BAD_GATEWAY_HTML = (
+    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>stgw</center>\r\n"
+    b"</body>\r\n</html>\r\n"
+)
+
+
+class _Server(ThreadingHTTPServer):
+    """ThreadingHTTPServer that knows its open connections, so ``stop`` can end them."""
+
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = 256
+
+    def __init__(self, address: tuple[str, int], core: EmulatorCore) -> None:
+        self.core = core
+        self.stopping = threading.Event()
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up mid-answer is routine here (faults, timeouts); stay quiet.
+        pass
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "trtc-emulator"
+    sys_version = ""
+    timeout = IDLE_TIMEOUT_SECONDS
+    disable_nagle_algorithm = True
+    wbufsize = 64 * 1024  # headers and body leave in one write
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # Quiet by design: requests carry Authorization and X-TC-Token headers.
+        pass
+
+    # -- plumbing ------------------------------------------------------------------
+
+    def _send(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _send_json(self, status: int, document: object) -> None:
+        body = json.dumps(document, separators=(",", ":")).encode("utf-8")
+        self._send(status, body, "application/json")
+
+    def _abandon(self) -> None:
+        """Close the connection without a single byte of answer."""
+        self.close_connection = True
+
+    def _read_body(self) -> bytes | None:
+        """The request body, or None after answering a request whose body cannot be read."""
+        if self.headers.get("Transfer-Encoding"):
+            self.close_connection = True
+            self._send(HTTPStatus.LENGTH_REQUIRED, b"Content-Length required\n", "text/plain")
+            return None
+        length_text = self.headers.get("Content-Length", "0").strip() or "0"
+        if not length_text.isdigit():
+            self.close_connection = True
+            self._send(HTTPStatus.BAD_REQUEST, b"bad Content-Length\n", "text/plain")
+            return None
+        length = int(length_text)
+        if length > MAX_BODY_BYTES:
+            self.close_connection = True
+            document = self.server.core.error_document(
+                "RequestSizeLimitExceeded", f"The request body exceeds {MAX_BODY_BYTES} bytes."
+            )
+            self._send_json(HTTPStatus.OK, document)
+            return None
+        return self.rfile.read(length) if length else b""
+
+    # -- routing -------------------------------------------------------------------
+
+    def do_POST(self) -> None:
+        self._route()
+
+    def do_GET(self) -> None:
+        self._route()
+
+    def _route(self) -> None:
+        target = urlsplit(self.path)
+        if target.path.startswith(ADMIN_PREFIX):
+            self._admin(target.path[len(ADMIN_PREFIX) :])
+        elif target.path == "/":
+            self._api(target.query)
+        else:
+            body = self._read_body()
+            if body is not None:
+                self._send_json(HTTPStatus.NOT_FOUND, {"error": f"no such path {target.path!r}"})
+
+    # -- the API -------------------------------------------------------------------
+
+    def _api(self, query: str) -> None:
+        core = self.server.core
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        call_action = headers.get("x-tc-action", "").strip()
+        admission = core.admit(call_action or "<missing>")
+        try:
+            body = self._read_body()
+            if body is None:
+                return
+            if admission.delay > 0 and self.server.stopping.wait(admission.delay):
+                self._abandon()
+                return
+            if not admission.accepted:
+                self._send_json(HTTPStatus.OK, core.throttled_document(call_action))
+                return
+            fault = admission.fault
+            if fault is FaultKind.DROP:
+                self._abandon()
+            elif fault is FaultKind.HTTP502:
+                self._send(HTTPStatus.BAD_GATEWAY, _BAD_GATEWAY_HTML, "text/html")
+            elif fault is FaultKind.INTERNAL:
+                document = core.error_document(
+                    "InternalError", "An internal error has occurred. Retry your request."
+                )
+                self._send_json(HTTPStatus.OK, document)
+            elif fault is FaultKind.THROTTLE:
+                self._send_json(HTTPStatus.OK, core.throttled_document(call_action))
+            elif fault is FaultKind.BADJSON:
+                whole = json.dumps({"Response": {"RequestId": str(uuid.uuid4())}}).encode()
+                self._send(HTTPStatus.OK, whole[: len(whole) // 2], "application/json")
+            else:
+                call = ApiCall(self.command, "/", query, headers, body)
+                document = core.call(call)
+                if fault is FaultKind.LOST:
+                    self._abandon()
+                else:
+                    self._send_json(HTTPStatus.OK, document)
+        finally:
+            core.finished()
+
+    # -- administration --------------------------------------------------------------
+
+    def _admin(self, name: str) -> None:
+        body = self._read_body()
+        if body is None:
+            return
+        if not _is_loopback(self.client_address[0]):
+            self._send_json(HTTPStatus.FORBIDDEN, {"error": "admin endpoints answer loopback only"})
+            return
+        core = self.server.core
+        route = (self.command, name.rstrip("/"))
+        try:
+            if route == ("GET", "stats"):
+                self._send_json(HTTPStatus.OK, core.stats())
+            elif route == ("GET", "tasks"):
+                self._send_json(HTTPStatus.OK, {"tasks": core.tasks()})
+            elif route == ("POST", "tasks"):
+                tasks = parse_tasks_document(_json_body(body), source="request body")
+                self._send_json(HTTPStatus.OK, {"added": core.add_tasks(tasks)})
+            elif route == ("GET", "config"):
+                self._send_json(HTTPStatus.OK, core.settings())
+            elif route == ("POST", "config"):
+                self._send_json(HTTPStatus.OK, _configure_from_json(core, _json_body(body)))
+            elif route == ("POST", "reset-stats"):
+                core.reset_stats()
+                self._send_json(HTTPStatus.OK, core.stats())
+            else:
+                self._send_json(
+                    HTTPStatus.NOT_FOUND, {"error": f"no admin endpoint {route[0]} {name!r}"}
+                )
+        except ConfigError as error:
+            self._send_json(HTTPStatus.BAD_REQUEST, {"error": str(error)})
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def _json_body(body: bytes) -> object:
+    try:
+        return json.loads(body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise ConfigError("request body is not valid JSON") from None
+
+
+_CONFIG_KEYS = (
+    "faults",
+    "next_faults",
+    "clear_next_faults",
+    "latency",
+    "latency_jitter",
+    "rate_limit",
+)
+
+
+def _configure_from_json(core: EmulatorCore, document: object) -> JsonDict:
+    """Apply a ``POST /_emulator/config`` body, e.g. ``{"faults": {"internal": 0.1},
+    "next_faults": ["drop", {"kind": "lost", "action": "StopStreamIngest", "count": 2}],
+    "latency": 0.1}``."""
+    if not isinstance(document, Mapping):
+        raise ConfigError("config body must be a JSON object")
+    unknown = sorted(str(key) for key in document if key not in _CONFIG_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"unknown config key(s) {', '.join(unknown)} (expected: {', '.join(_CONFIG_KEYS)})"
+        )
+    faults = document.get("faults")
+    if faults is not None and not isinstance(faults, Mapping):
+        raise ConfigError('"faults" must map fault kinds to probabilities')
+    clear = document.get("clear_next_faults", False)
+    if not isinstance(clear, bool):
+        raise ConfigError('"clear_next_faults" must be true or false')
+    return core.configure(
+        faults=faults,
+        next_faults=parse_scheduled_faults(document.get("next_faults") or ()),
+        clear_next_faults=clear,
+        latency=document.get("latency"),
+        latency_jitter=document.get("latency_jitter"),
+        rate_limit=document.get("rate_limit"),
+    )
+
+
+def parse_scheduled_faults(items: object) -> list[ScheduledFault]:
+    """``["drop", {"kind": "lost", "action": "StopStreamIngest", "count": 2}]`` → queue entries."""
+    if not isinstance(items, Sequence) or isinstance(items, (str, bytes)):
+        raise ConfigError('"next_faults" must be a list')
+    queued: list[ScheduledFault] = []
+    for item in items:
+        if isinstance(item, (str, FaultKind)):
+            queued.append(ScheduledFault(FaultKind.parse(item)))
+            continue
+        if not isinstance(item, Mapping) or "kind" not in item:
+            raise ConfigError(f'next_faults entry {item!r} must be a kind or {{"kind": ...}}')
+        extra = sorted(str(key) for key in item if key not in ("kind", "action", "count"))
+        if extra:
+            raise ConfigError(f"next_faults entry: unknown key(s) {', '.join(extra)}")
+        action = item.get("action")
+        if action is not None and not isinstance(action, str):
+            raise ConfigError("next_faults entry: action must be a string")
+        count = item.get("count", 1)
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 100_000:
+            raise ConfigError("next_faults entry: count must be an integer within 1..100000")
+        queued.extend([ScheduledFault(FaultKind.parse(item["kind"]), action)] * count)
+    return queued
+
+
+class Emulator:
+    """A TRTC API emulator served on a background thread.
+
+    ::
+
+        with Emulator(EmulatorConfig(tasks=(SeedTask(1400000001, "t-1"),))) as emu:
+            ...  # point the SDK at HttpProfile(protocol="http", endpoint=f"127.0.0.1:{emu.port}")
+    """
+
+    def __init__(
+        self,
+        config: EmulatorConfig | None = None,
+        *,
+        clock: Clock = time.monotonic,
+        wall_clock: Clock = time.time,
+    ) -> None:
+        self.config = config if config is not None else EmulatorConfig()
+        self._core = EmulatorCore(self.config, clock=clock, wall_clock=wall_clock)
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._port: int | None = None  # kept after stop, for messages and stats
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> Emulator:
+        """Bind and serve on a daemon thread; returns at once, ready for requests."""
+        if self._server is not None:
+            raise RuntimeError("emulator already started")
+        family = _Server6 if ":" in self.config.host else _Server
+        server = family((self.config.host, self.config.port), self._core)
+        self._server = server
+        self._port = int(server.server_address[1])
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"trtc-emulator:{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, end open connections and in-flight waits; idempotent."""
+        server, thread = self._server, self._thread
+        if server is None or thread is None:
+            return
+        server.stopping.set()
+        server.shutdown()
+        server.close_connections()
+        server.server_close()
+        thread.join(timeout=5)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        """The bound port (still known after ``stop``); RuntimeError before ``start``."""
+        if self._port is None:
+            raise RuntimeError("emulator not started")
+        return self._port
+
+    @property
+    def host(self) -> str:
+        return self.config.host
+
+    @property
+    def endpoint(self) -> str:
+        """``HOST:PORT``, what ``HttpProfile(endpoint=...)`` takes."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.endpoint}"
+
+    # -- inspection and control --------------------------------------------------------
+
+    def stats(self) -> JsonDict:
+        return self._core.stats()
+
+    def tasks(self) -> list[JsonDict]:
+        return self._core.tasks()
+
+    def settings(self) -> JsonDict:
+        return self._core.settings()
+
+    def reset_stats(self) -> None:
+        self._core.reset_stats()
+
+    def add_task(
+        self,
+        sdk_app_id: int,
+        task_id: str,
+        *,
+        region: str = DEFAULT_REGION,
+        status: TaskStatus | str = TaskStatus.IN_PROGRESS,
+    ) -> str:
+        """Insert (or reset) one task; its address."""
+        seed = SeedTask(sdk_app_id, task_id, region=region, status=TaskStatus.parse(status))
+        return self._core.add_tasks([seed])[0]
+
+    def add_tasks(self, tasks: Iterable[SeedTask]) -> list[str]:
+        return self._core.add_tasks(tasks)
+
+    def set_faults(
+        self,
+        rates: FaultRates | Mapping[str, float] | None = None,
+        *,
+        next_faults: Sequence[FaultKind | str | ScheduledFault] = (),
+        clear_next_faults: bool = False,
+    ) -> JsonDict:
+        """Replace the fault probabilities (when given) and queue faults for the next
+        API requests, one each, in order. Returns the settings after."""
+        return self._core.configure(
+            faults=rates, next_faults=next_faults, clear_next_faults=clear_next_faults
+        )
+
+    def configure(
+        self,
+        *,
+        faults: FaultRates | Mapping[str, float] | None = None,
+        next_faults: Sequence[FaultKind | str | ScheduledFault] = (),
+        clear_next_faults: bool = False,
+        latency: float | None = None,
+        latency_jitter: float | None = None,
+        rate_limit: int | None = None,
+    ) -> JsonDict:
+        """Change runtime settings, as ``POST /_emulator/config`` does."""
+        return self._core.configure(
+            faults=faults,
+            next_faults=next_faults,
+            clear_next_faults=clear_next_faults,
+            latency=latency,
+            latency_jitter=latency_jitter,
+            rate_limit=rate_limit,
+        )

@@ -1,0 +1,112 @@
+"""Logging setup: structlog, configured once at the CLI entry.
+
+Console rendering on a terminal, JSON lines otherwise, always on stderr (stdout
+carries plans and summaries). Every event passes a redaction processor that
+replaces any registered secret value (secret key, session token, database
+password) and any secret-looking key with ``***`` — so a secret never reaches a
+log line at any level. The official SDK's own logger, which prints whole requests
+with their Authorization headers at DEBUG, is kept mute whatever the level.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from collections.abc import Iterable, MutableMapping
+from typing import Any, TextIO
+
+import structlog
+
+from reconciler.trtc import silence_sdk_logger
+
+LEVELS = ("debug", "info", "warning", "error")
+FORMATS = ("auto", "console", "json")
+REDACTED = "***"
+_SECRET_KEYS = frozenset(
+    {"secret_key", "secretkey", "token", "password", "authorization", "x-tc-token", "session_token"}
+)
+
+_secrets: set[str] = set()
+_secrets_lock = threading.Lock()
+
+
+def add_secrets(values: Iterable[str | None]) -> None:
+    """Register values that must never appear in a log line."""
+    with _secrets_lock:
+        _secrets.update(v for v in values if v and len(v) >= 4)
+
+
+def redact_text(text: str) -> str:
+    with _secrets_lock:
+        secrets = tuple(_secrets)
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {k: REDACTED if _is_secret_key(k) else _redact(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redact(v) for v in value]
+    if isinstance(value, BaseException):
+        return redact_text(str(value))
+    return value
+
+
+def _is_secret_key(key: object) -> bool:
+    return isinstance(key, str) and key.lower().replace("-", "_") in _SECRET_KEYS
+
+
+def redact_processor(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: scrub secrets from every field of the event."""
+    for key in list(event_dict):
+        event_dict[key] = REDACTED if _is_secret_key(key) else _redact(event_dict[key])
+    return event_dict
+
+
+def configure_logging(*, fmt: str = "auto", level: str = "info", stream: TextIO | None = None) -> None:
+    """Configure structlog for the whole process (call once, at the entry point)."""
+    out = stream or sys.stderr
+    silence_sdk_logger()
+    logging.getLogger().setLevel(logging.WARNING)
+    console = fmt == "console" or (fmt == "auto" and _isatty(out))
+    renderer: Any = (
+        structlog.dev.ConsoleRenderer(colors=_isatty(out))
+        if console
+        else structlog.processors.JSONRenderer(sort_keys=False)
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            redact_processor,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            getattr(logging, level.upper(), logging.INFO)
+        ),
+        logger_factory=structlog.PrintLoggerFactory(file=out),
+        cache_logger_on_first_use=False,
+    )
+
+
+def bind_run(**context: Any) -> None:
+    """Bind context (run id, command) to every log line of this run."""
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(**context)
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False

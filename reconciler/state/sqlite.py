@@ -1,0 +1,337 @@
+"""The local state store: one SQLite file, plus a sibling lock file.
+
+Layout: ``meta`` (one row: schema version, lineage, serial) and ``records`` (one
+row per address). WAL journal with ``synchronous=FULL``: each ``record`` is one
+transaction that upserts the row and bumps the serial, fsync'd before it returns,
+so a SIGKILL at any instant loses nothing that was returned.
+
+Files are owner-only from birth: directories this store creates are 0700, the
+database and ``<db>.lock`` are created 0600 before anything is written (SQLite
+gives its ``-wal`` / ``-shm`` files the database's mode). Nothing is created until
+the first write or lock; reading a missing file gives ``EMPTY_STATE``.
+
+The writer lock is ``flock(LOCK_EX | LOCK_NB)`` on ``<db>.lock``, held through an
+open descriptor: the kernel drops it when the holder dies, so a dead holder never
+blocks. The holder writes itself into the lock file as JSON so a busy locker can
+name it. The lock file is never deleted (deleting flock'd files races).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from urllib.parse import quote
+
+from reconciler.domain import EMPTY_STATE, Record, StateSnapshot
+from reconciler.state.errors import LockBusy, StateError, StoreUnavailable
+from reconciler.state.interface import (
+    RECORD_COLUMNS,
+    LockHolder,
+    acquire_polling,
+    check_pushable,
+    push_serial,
+    record_row,
+    snapshot_from_rows,
+)
+
+#: The schema this build writes; older files are migrated on open, newer refused.
+SCHEMA_VERSION = 1
+
+#: Statements taking the schema from version N-1 to N, at index N-1.
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE meta (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            schema_version INTEGER NOT NULL,
+            lineage TEXT,
+            serial INTEGER NOT NULL
+        )""",
+        "INSERT INTO meta (id, schema_version, lineage, serial) VALUES (1, 0, NULL, 0)",
+        """CREATE TABLE records (
+            address TEXT PRIMARY KEY,
+            sdk_app_id INTEGER NOT NULL,
+            task_id TEXT NOT NULL,
+            region TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            request_id TEXT,
+            time TEXT NOT NULL,
+            source TEXT NOT NULL
+        ) WITHOUT ROWID""",
+    ),
+)
+
+_BUSY_TIMEOUT_SECONDS = 30.0
+_LOCK_POLL_SECONDS = 0.05
+_COLUMNS = ", ".join(RECORD_COLUMNS)
+_UPSERT = f"INSERT OR REPLACE INTO records ({_COLUMNS}) VALUES ({', '.join('?' * 8)})"
+
+
+class SqliteStore:
+    """State in a local SQLite file; see the module docstring for the design."""
+
+    def __init__(self, path: Path, *, display: str | None = None) -> None:
+        self.path = path
+        self.lock_path = path.with_name(path.name + ".lock")
+        self.display = display if display is not None else str(path)
+        self._conn: sqlite3.Connection | None = None
+        self._schema_ready = False
+        self._mutex = threading.RLock()  # one operation at a time on the connection
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({self.display!r})"
+
+    # -- reader ---------------------------------------------------------------
+
+    def read(self) -> StateSnapshot:
+        with self._mutex, self._errors():
+            conn = self._connection(create=False)
+            if conn is None:
+                return EMPTY_STATE
+            with self._transaction(conn, write=False):
+                lineage, serial = self._meta(conn)
+                rows = conn.execute(f"SELECT {_COLUMNS} FROM records").fetchall()
+            return snapshot_from_rows(lineage, serial, rows=rows, location=self.display)
+
+    def close(self) -> None:
+        with self._mutex:
+            conn, self._conn, self._schema_ready = self._conn, None, False
+            if conn is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.close()
+
+    def __enter__(self) -> SqliteStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- writer ---------------------------------------------------------------
+
+    def record(self, record: Record) -> int:
+        row = record_row(record)
+        with self._mutex, self._errors():
+            conn = self._connection(create=True)
+            assert conn is not None
+            with self._transaction(conn, write=True):
+                lineage, serial = self._meta(conn)
+                conn.execute(_UPSERT, row)
+                serial += 1
+                conn.execute(
+                    "UPDATE meta SET lineage = ?, serial = ?", (lineage or _new_lineage(), serial)
+                )
+            return serial
+
+    def remove(self, addresses: Sequence[str]) -> int:
+        with self._mutex, self._errors():
+            conn = self._connection(create=False)
+            if conn is None:
+                return EMPTY_STATE.serial
+            with self._transaction(conn, write=True):
+                _, serial = self._meta(conn)
+                deleted = conn.executemany(
+                    "DELETE FROM records WHERE address = ?", [(a,) for a in addresses]
+                ).rowcount
+                if deleted > 0:
+                    serial += 1
+                    conn.execute("UPDATE meta SET serial = ?", (serial,))
+            return serial
+
+    def push(self, snapshot: StateSnapshot, *, force: bool = False) -> None:
+        lineage = check_pushable(snapshot)
+        rows = [record_row(record) for record in snapshot.records.values()]
+        with self._mutex, self._errors():
+            conn = self._connection(create=True)
+            assert conn is not None
+            with self._transaction(conn, write=True):
+                current_lineage, current_serial = self._meta(conn)
+                serial = push_serial(
+                    current_lineage=current_lineage,
+                    current_serial=current_serial,
+                    snapshot=snapshot,
+                    force=force,
+                    location=self.display,
+                )
+                conn.execute("DELETE FROM records")
+                conn.executemany(_UPSERT, rows)
+                conn.execute("UPDATE meta SET lineage = ?, serial = ?", (lineage, serial))
+
+    # -- locker ---------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def lock(self, holder: LockHolder, *, timeout: float = 0.0) -> Iterator[None]:
+        try:
+            _make_private_dirs(self.lock_path.parent)
+            fd = _create_private_file(self.lock_path, os.O_RDWR)
+        except OSError as exc:
+            raise StoreUnavailable(
+                f"cannot create the lock file for state {self.display}: {exc.strerror}"
+            ) from None
+        try:
+            acquire_polling(
+                lambda: _try_flock(fd),
+                timeout=timeout,
+                busy=lambda waited: LockBusy(self.display, self._lock_holder(), waited=waited),
+                interval=_LOCK_POLL_SECONDS,
+            )
+            try:
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, holder.dumps().encode(), 0)
+                yield
+            finally:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, 0)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    def _lock_holder(self) -> LockHolder | None:
+        """Who holds the lock, from the lock file; None if it cannot be told."""
+        for attempt in range(3):  # the holder writes itself just after acquiring
+            try:
+                holder = LockHolder.loads(self.lock_path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError):
+                return None
+            if holder is not None:
+                return holder
+            if attempt < 2:
+                time.sleep(0.02)
+        return None
+
+    # -- internals ------------------------------------------------------------
+
+    def _connection(self, *, create: bool) -> sqlite3.Connection | None:
+        """The open connection with the schema ready; None if there is no state and
+        ``create`` is false (then nothing is created)."""
+        if self._conn is None:
+            if not self.path.exists():
+                if not create:
+                    return None
+                _make_private_dirs(self.path.parent)
+                os.close(_create_private_file(self.path, os.O_WRONLY))
+            self._conn = sqlite3.connect(
+                f"file:{quote(str(self.path))}?mode=rw",
+                uri=True,
+                timeout=_BUSY_TIMEOUT_SECONDS,
+                isolation_level=None,  # transactions are explicit below
+                check_same_thread=False,  # guarded by self._mutex instead
+            )
+            self._conn.execute("PRAGMA synchronous = FULL")
+        if not self._schema_ready and not self._migrate(self._conn, create=create):
+            return None
+        return self._conn
+
+    def _migrate(self, conn: sqlite3.Connection, *, create: bool) -> bool:
+        """Bring the schema to SCHEMA_VERSION; False if there is none and ``create`` is false."""
+        version = self._schema_version(conn)
+        if version == 0 and not create:
+            return False
+        if version < SCHEMA_VERSION:
+            conn.execute("PRAGMA journal_mode = WAL")  # persistent; not allowed in a transaction
+            with self._transaction(conn, write=True):
+                version = self._schema_version(conn)  # another process may have migrated
+                for statements in _MIGRATIONS[version:]:
+                    for statement in statements:
+                        conn.execute(statement)
+                conn.execute("UPDATE meta SET schema_version = ?", (SCHEMA_VERSION,))
+        self._schema_ready = True
+        return True
+
+    def _schema_version(self, conn: sqlite3.Connection) -> int:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        if not tables:
+            return 0
+        if "meta" not in tables:
+            raise StoreUnavailable(f"{self.display} is not a reconciler state database")
+        (version,) = conn.execute("SELECT schema_version FROM meta").fetchone()
+        if not isinstance(version, int) or version > SCHEMA_VERSION:
+            raise StoreUnavailable(
+                f"state {self.display} has schema version {version}, newer than this "
+                f"reconciler knows ({SCHEMA_VERSION}); upgrade reconciler"
+            )
+        return version
+
+    @staticmethod
+    def _meta(conn: sqlite3.Connection) -> tuple[str | None, int]:
+        lineage, serial = conn.execute("SELECT lineage, serial FROM meta").fetchone()
+        return lineage, serial
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _transaction(conn: sqlite3.Connection, *, write: bool) -> Iterator[None]:
+        # IMMEDIATE takes the write lock up front: two writers queue instead of
+        # failing to upgrade a read transaction.
+        conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        try:
+            yield
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Turn SQLite and file-system errors into StoreUnavailable, naming the store."""
+        try:
+            yield
+        except StateError:
+            raise
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"state {self.display}: {exc}") from exc
+        except OSError as exc:
+            reason = exc.strerror or errno.errorcode.get(exc.errno or 0, str(exc))
+            raise StoreUnavailable(f"state {self.display}: {reason}") from exc
+
+
+def _new_lineage() -> str:
+    return str(uuid.uuid4())
+
+
+def _try_flock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _make_private_dirs(directory: Path) -> None:
+    """Create ``directory`` and missing parents, each 0700; existing ones are left alone."""
+    missing: list[Path] = []
+    while not directory.exists():
+        missing.append(directory)
+        directory = directory.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        os.chmod(path, 0o700)  # whatever the umask
+
+
+def _create_private_file(path: Path, flags: int) -> int:
+    """Open ``path``, creating it 0600 (before any byte is written) if it is missing."""
+    try:
+        fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return os.open(path, flags)
+    os.fchmod(fd, 0o600)  # whatever the umask
+    _fsync_directory(path.parent)
+    return fd
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make a new directory entry durable (the file's data is fsync'd by SQLite)."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,126 @@
+"""Helpers for end-to-end tests: the emulator and the CLI as real subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import urllib.request
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from reconciler.emulator import DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY
+
+APP = 1400000001
+
+
+class EmulatorProcess:
+    """``reconciler emulator`` in a subprocess, with its admin API at hand."""
+
+    def __init__(self, *args: str, cwd: Path) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "reconciler", "emulator", "--port", "0", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+            cwd=cwd, text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("emulator did not start: " + (self.proc.stderr.read() if self.proc.stderr else ""))
+        self.info = json.loads(line)
+        self.url: str = self.info["url"]
+
+    def _request(self, path: str, body: object | None = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, method="POST" if data else "GET")
+        req.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read())
+
+    def stats(self) -> dict[str, Any]:
+        return self._request("/_emulator/stats")  # type: ignore[no-any-return]
+
+    def tasks(self) -> list[dict[str, Any]]:
+        doc = self._request("/_emulator/tasks")
+        return doc["tasks"] if isinstance(doc, dict) else doc  # type: ignore[no-any-return]
+
+    def configure(self, **settings: object) -> None:
+        self._request("/_emulator/config", settings)
+
+    def add_tasks(self, tasks: Sequence[Mapping[str, object]]) -> None:
+        self._request("/_emulator/tasks", {"tasks": list(tasks)})
+
+    def effective_stops(self) -> dict[str, int]:
+        return dict(self.stats()["effective_stops"])
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream:
+                stream.close()
+
+
+def cli_env(base: Path, emulator: EmulatorProcess | None = None, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TENCENTCLOUD_", "RECONCILER_"))}
+    env.update(
+        HOME=str(base / "home"),
+        TENCENTCLOUD_SECRET_ID=DEFAULT_SECRET_ID,
+        TENCENTCLOUD_SECRET_KEY=DEFAULT_SECRET_KEY,
+        RECONCILER_STATE=str(base / "state.db"),
+        PYTHONUNBUFFERED="1",
+    )
+    if emulator is not None:
+        env["RECONCILER_ENDPOINT"] = emulator.url
+    env.update(extra)
+    return env
+
+
+def reconciler(
+    *args: str, env: Mapping[str, str], cwd: Path, input: str | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run the CLI as a subprocess; stdin is not a terminal."""
+    return subprocess.run(
+        [sys.executable, "-m", "reconciler", *args],
+        env=dict(env), cwd=cwd, input=input, text=True, capture_output=True, timeout=timeout,
+        stdin=None if input is not None else subprocess.DEVNULL,
+    )
+
+
+def start(*args: str, env: Mapping[str, str], cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "reconciler", *args], env=dict(env), cwd=cwd, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+    )
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip())
+    return path
+
+
+def manifest(path: Path, tasks: Sequence[str], *, region: str = "ap-singapore", app: int = APP) -> Path:
+    lines = "\n".join(f'    - "{t}"' for t in tasks)
+    return write(
+        path,
+        f"apiVersion: reconciler/v1\nkind: StreamIngestStop\nmetadata:\n  name: {path.stem}\n"
+        f"spec:\n  region: {region}\n  sdkAppId: {app}\n  tasks:\n{lines}\n",
+    )
+
+
+def seed(tasks: Sequence[str], *, region: str = "ap-singapore", app: int = APP,
+         status: str = "InProgress") -> list[dict[str, object]]:
+    return [{"sdkAppId": app, "taskId": t, "region": region, "status": status} for t in tasks]
+
+
+def no_traceback(result: subprocess.CompletedProcess[str]) -> bool:
+    return "Traceback" not in result.stdout + result.stderr

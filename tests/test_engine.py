@@ -1,0 +1,233 @@
+"""The apply engine against a scripted TRTC API, on fake time, with a real SQLite store.
+
+Covers each error class of the adapter's tree, retries and their bounds, the fatal
+halt after at most one round of in-flight calls, commit-before-report, and halts.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from reconciler.backoff import RetryPolicy
+from reconciler.domain import (
+    EMPTY_STATE,
+    CloudError,
+    DesiredTask,
+    LiveStatus,
+    Outcome,
+    TaskResult,
+)
+from reconciler.engine import ApplyReport, EngineSettings, Halt, Progress, apply_plan, refresh
+from reconciler.planner import make_plan
+from reconciler.ratelimit import RateSettings
+from reconciler.state import StateStore, open_store
+from reconciler.trtc import CloudCallError, classify
+
+
+class FakeTime:
+    """A clock plus a Halt whose waits advance the clock instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.lock = threading.Lock()
+
+    def clock(self) -> float:
+        with self.lock:
+            return self.now
+
+    def advance(self, seconds: float) -> None:
+        with self.lock:
+            self.now += max(0.0, seconds)
+
+
+class FakeHalt(Halt):
+    def __init__(self, time: FakeTime) -> None:
+        super().__init__()
+        self.time = time
+
+    def wait(self, seconds: float) -> bool:
+        if not self.is_set():
+            self.time.advance(seconds)
+        return self.is_set()
+
+
+class ScriptedApi:
+    """Answers per address from a script: codes raise, None succeeds; then succeeds."""
+
+    def __init__(self, script: dict[str, list[str | None]], calls: list[str], lock: threading.Lock,
+                 on_call: object = None) -> None:
+        self.script = script
+        self.calls = calls
+        self.lock = lock
+        self.on_call = on_call
+
+    def stop(self, *, sdk_app_id: int, task_id: str, region: str) -> str:
+        address = f"{sdk_app_id}/{task_id}"
+        with self.lock:
+            self.calls.append(address)
+            answers = self.script.get(address, [])
+            code = answers.pop(0) if answers else None
+            count = len(self.calls)
+        if callable(self.on_call):
+            self.on_call(count)
+        if code is not None:
+            raise CloudCallError(CloudError(code, f"scripted {code}", "req-x"), classify(code))
+        return f"req-{address}"
+
+    def describe(self, *, sdk_app_id: int, task_id: str, region: str) -> LiveStatus:
+        self.stop(sdk_app_id=sdk_app_id, task_id=task_id, region=region)
+        return LiveStatus.IN_PROGRESS if task_id != "gone" else LiveStatus.NOT_EXIST
+
+
+class Recorder:
+    def __init__(self, store: StateStore) -> None:
+        self.store = store
+        self.results: list[TaskResult] = []
+        self.committed_before_report = True
+
+    def on_result(self, result: TaskResult) -> None:
+        if result.outcome.recorded:
+            seen = open_store(self.store.display).read().records
+            self.committed_before_report &= result.change.address in seen
+        self.results.append(result)
+
+    def on_progress(self, progress: Progress) -> None:
+        pass
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[StateStore]:
+    s = open_store(str(tmp_path / "state.db"))
+    yield s
+    s.close()
+
+
+def tasks(n: int) -> list[DesiredTask]:
+    return [DesiredTask(1400000001, f"t{i:03d}", "ap-singapore", f"m.yaml:{i + 1}") for i in range(n)]
+
+
+def run(store: StateStore, n: int, script: dict[str, list[str | None]], *, parallelism: int = 1,
+        max_attempts: int = 5, on_call: object = None) -> tuple[ApplyReport, Recorder, list[str]]:
+    time = FakeTime()
+    halt = FakeHalt(time)
+    calls: list[str] = []
+    lock = threading.Lock()
+    recorder = Recorder(store)
+    report = apply_plan(
+        make_plan(tasks(n), store.read()),
+        store=store,
+        api_factory=lambda: ScriptedApi(
+            script, calls, lock, on_call=(lambda c: on_call(c, halt)) if on_call else None
+        ),
+        observer=recorder,
+        settings=EngineSettings(
+            parallelism=parallelism,
+            rate=RateSettings(rate=20),
+            retry=RetryPolicy(max_attempts=max_attempts, deadline=60.0),
+        ),
+        halt=halt,
+        clock=time.clock,
+        rand=lambda: 0.5,
+    )
+    return report, recorder, calls
+
+
+def test_success_and_converged_are_recorded_before_reported(store: StateStore) -> None:
+    report, recorder, calls = run(store, 3, {"1400000001/t001": ["FailedOperation.TaskFinished"]})
+    assert report.counts["stopped"] == 2
+    assert report.counts["already_stopped"] == 1
+    assert recorder.committed_before_report
+    records = store.read().records
+    assert records["1400000001/t001"].outcome is Outcome.ALREADY_STOPPED
+    assert records["1400000001/t000"].request_id == "req-1400000001/t000"
+    assert sorted(calls) == [f"1400000001/t{i:03d}" for i in range(3)]
+
+
+@pytest.mark.parametrize(
+    "code",
+    ["InternalError", "ServerNetworkError", "ClientNetworkError", "JSONDecodeError", "KeyError",
+     "RequestLimitExceeded", "RequestLimitExceeded.UinLimitExceeded"],
+)
+def test_transient_errors_are_retried(store: StateStore, code: str) -> None:
+    report, recorder, calls = run(store, 2, {"1400000001/t000": [code, code]})
+    assert report.counts["stopped"] == 2 and report.failed == 0
+    assert calls.count("1400000001/t000") == 3
+    assert recorder.results[0].attempts in (1, 3)
+
+
+@pytest.mark.parametrize(
+    "code", ["InvalidParameter.TaskId", "InvalidParameter.SdkAppId", "MissingParameter",
+             "UnsupportedRegion", "InvalidParameter.BodyParamsError", "SomethingNew"],
+)
+def test_task_errors_fail_only_that_task(store: StateStore, code: str) -> None:
+    report, recorder, calls = run(store, 4, {"1400000001/t002": [code]})
+    assert report.failed == 1
+    assert report.counts["stopped"] == 3
+    assert calls.count("1400000001/t002") == 1
+    failed = [r for r in recorder.results if r.outcome is Outcome.FAILED]
+    assert failed[0].error is not None and failed[0].error.code == code
+    assert "1400000001/t002" not in store.read().records
+
+
+def test_retries_are_bounded_by_attempts(store: StateStore) -> None:
+    report, _, calls = run(store, 1, {"1400000001/t000": ["InternalError"] * 10}, max_attempts=3)
+    assert report.failed == 1
+    assert len(calls) == 3
+
+
+@pytest.mark.parametrize("code", ["AuthFailure.SignatureFailure", "UnauthorizedOperation"])
+def test_fatal_error_stops_the_run_after_one_round(store: StateStore, code: str) -> None:
+    script = {f"1400000001/t{i:03d}": [code] for i in range(100)}
+    report, recorder, calls = run(store, 100, script, parallelism=4)
+    assert report.fatal is not None and report.fatal.code == code
+    assert len(calls) <= 4
+    assert report.not_attempted >= 96
+    assert report.failed == len(calls)
+    assert store.read().records == {}
+
+
+def test_halt_stops_new_calls_and_commits_finished(store: StateStore) -> None:
+    def halt_after_five(count: int, halt: Halt) -> None:
+        if count == 5:
+            halt.set()
+
+    report, recorder, calls = run(store, 50, {}, parallelism=1, on_call=halt_after_five)
+    assert report.interrupted
+    assert len(calls) == 5
+    assert len(store.read().records) == 5
+    assert report.not_attempted == 45
+
+
+def test_forget_touches_state_only(store: StateStore) -> None:
+    run(store, 2, {})
+    time = FakeTime()
+    recorder = Recorder(store)
+    plan = make_plan(tasks(1), store.read())
+    report = apply_plan(
+        plan, store=store, api_factory=lambda: pytest.fail("no API call for a forget"),
+        observer=recorder, halt=FakeHalt(time), clock=time.clock,
+    )
+    assert report.counts["forgotten"] == 1
+    assert list(store.read().records) == ["1400000001/t000"]
+
+
+def test_refresh_annotates_and_stops_nothing() -> None:
+    time = FakeTime()
+    calls: list[str] = []
+    plan = make_plan(
+        [DesiredTask(1, "live", "ap-mumbai", "m:1"), DesiredTask(1, "gone", "ap-mumbai", "m:2"),
+         DesiredTask(1, "bad", "ap-mumbai", "m:3")],
+        EMPTY_STATE,
+    )
+    report = refresh(
+        plan.changes,
+        api_factory=lambda: ScriptedApi({"1/bad": ["InvalidParameter.TaskId"]}, calls,
+                                        threading.Lock()),
+        halt=FakeHalt(time), clock=time.clock,
+    )
+    assert report.live == {"1/live": LiveStatus.IN_PROGRESS, "1/gone": LiveStatus.NOT_EXIST}
+    assert set(report.errors) == {"1/bad"}
