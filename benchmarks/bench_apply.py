@@ -35,9 +35,22 @@ APP = 1400000001
 class Emu:
     def __init__(self, latency: float, cwd: Path) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "reconciler", "emulator", "--port", "0",
-             "--latency", str(latency), "--rate-limit", str(QUOTA)],
-            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, cwd=cwd,
+            [
+                sys.executable,
+                "-m",
+                "reconciler",
+                "emulator",
+                "--port",
+                "0",
+                "--latency",
+                str(latency),
+                "--rate-limit",
+                str(QUOTA),
+            ],
+            stdout=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            cwd=cwd,
         )
         assert self.proc.stdout is not None
         info = json.loads(self.proc.stdout.readline())
@@ -47,16 +60,19 @@ class Emu:
 
     def admin(self, path: str, body: object | None = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.url + path, data=data,
-                                         method="POST" if data is not None else "GET")
+        request = urllib.request.Request(
+            self.url + path, data=data, method="POST" if data is not None else "GET"
+        )
         request.add_header("Content-Type", "application/json")
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read())
 
     def seed(self, prefix: str, count: int) -> list[str]:
         ids = [f"{prefix}-{i:05d}" for i in range(count)]
-        self.admin("/_emulator/tasks", {"tasks": [
-            {"sdkAppId": APP, "taskId": t, "region": "ap-singapore"} for t in ids]})
+        self.admin(
+            "/_emulator/tasks",
+            {"tasks": [{"sdkAppId": APP, "taskId": t, "region": "ap-singapore"} for t in ids]},
+        )
         self.admin("/_emulator/reset-stats", {})
         return ids
 
@@ -75,7 +91,8 @@ def naive(emu: Emu, ids: list[str], secret_key: str) -> dict[str, Any]:
     from tencentcloud.trtc.v20190722 import models, trtc_client
 
     client = trtc_client.TrtcClient(
-        credential.Credential(emu.secret_id, secret_key), "ap-singapore",
+        credential.Credential(emu.secret_id, secret_key),
+        "ap-singapore",
         ClientProfile(httpProfile=HttpProfile(protocol="http", endpoint=f"127.0.0.1:{emu.port}")),
     )
     stopped = errors = 0
@@ -92,8 +109,9 @@ def naive(emu: Emu, ids: list[str], secret_key: str) -> dict[str, Any]:
     return {"wall": time.monotonic() - started, "stopped": stopped, "failed": errors}
 
 
-def reconciler_apply(emu: Emu, ids: list[str], secret_key: str, work: Path,
-                     extra: list[str]) -> dict[str, Any]:
+def reconciler_apply(
+    emu: Emu, ids: list[str], secret_key: str, work: Path, extra: list[str]
+) -> dict[str, Any]:
     manifests = work / "manifests"
     manifests.mkdir()
     lines = "\n".join(f'    - "{t}"' for t in ids)
@@ -101,19 +119,41 @@ def reconciler_apply(emu: Emu, ids: list[str], secret_key: str, work: Path,
         "apiVersion: reconciler/v1\nkind: StreamIngestStop\nspec:\n"
         f"  region: ap-singapore\n  sdkAppId: {APP}\n  tasks:\n{lines}\n"
     )
-    env = {**os.environ, "TENCENTCLOUD_SECRET_ID": emu.secret_id,
-           "TENCENTCLOUD_SECRET_KEY": secret_key, "RECONCILER_ENDPOINT": emu.url,
-           "RECONCILER_STATE": str(work / "state.db")}
+    env = {
+        **os.environ,
+        "TENCENTCLOUD_SECRET_ID": emu.secret_id,
+        "TENCENTCLOUD_SECRET_KEY": secret_key,
+        "RECONCILER_ENDPOINT": emu.url,
+        "RECONCILER_STATE": str(work / "state.db"),
+    }
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-m", "reconciler", "apply", "--auto-approve", "--json",
-         "--log-level", "warning", str(manifests), *extra],
-        env=env, cwd=work, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "reconciler",
+            "apply",
+            "--auto-approve",
+            "--json",
+            "--log-level",
+            "warning",
+            str(manifests),
+            *extra,
+        ],
+        env=env,
+        cwd=work,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
     )
     wall = time.monotonic() - started
     summary = json.loads(result.stdout.splitlines()[-1])
-    return {"wall": wall, "stopped": summary["stopped"] + summary["already_stopped"],
-            "failed": summary["failed"], "exit": result.returncode}
+    return {
+        "wall": wall,
+        "stopped": summary["stopped"] + summary["already_stopped"],
+        "failed": summary["failed"],
+        "exit": result.returncode,
+    }
 
 
 def main() -> int:
@@ -143,39 +183,58 @@ def main() -> int:
                 throttled = stats["errors"].get("RequestLimitExceeded", 0)
                 effective = sum(stats["effective_stops"].values())
                 rate = measured["stopped"] / measured["wall"]
-                rows.append({
-                    "label": label, "tasks": args.tasks, "stopped": measured["stopped"],
-                    "effective": effective, "calls": calls, "throttled": throttled,
-                    "throttled_pct": 100.0 * throttled / calls if calls else 0.0,
-                    "max_window": stats["max_in_window"].get("StopStreamIngest", 0),
-                    "rate": rate, "quota_pct": 100.0 * rate / QUOTA, "wall": measured["wall"],
-                })
+                rows.append(
+                    {
+                        "label": label,
+                        "tasks": args.tasks,
+                        "stopped": measured["stopped"],
+                        "effective": effective,
+                        "calls": calls,
+                        "throttled": throttled,
+                        "throttled_pct": 100.0 * throttled / calls if calls else 0.0,
+                        "max_window": stats["max_in_window"].get("StopStreamIngest", 0),
+                        "rate": rate,
+                        "quota_pct": 100.0 * rate / QUOTA,
+                        "wall": measured["wall"],
+                    }
+                )
         finally:
             emu.close()
 
-    print(f"Stopping {args.tasks} tasks; emulator latency {args.latency * 1000:.0f} ms, "
-          f"limit {QUOTA}/s per action\n")
-    head = (f"{'':18} {'stops/s':>8} {'% quota':>8} {'stopped':>8} {'calls':>6} "
-            f"{'throttled':>10} {'max/1s':>7} {'wall s':>7}")
+    print(
+        f"Stopping {args.tasks} tasks; emulator latency {args.latency * 1000:.0f} ms, "
+        f"limit {QUOTA}/s per action\n"
+    )
+    head = (
+        f"{'':18} {'stops/s':>8} {'% quota':>8} {'stopped':>8} {'calls':>6} "
+        f"{'throttled':>10} {'max/1s':>7} {'wall s':>7}"
+    )
     print(head)
     print("-" * len(head))
     for r in rows:
-        print(f"{r['label']:18} {r['rate']:8.2f} {r['quota_pct']:7.1f}% {r['stopped']:8d} "
-              f"{r['calls']:6d} {r['throttled']:5d} ({r['throttled_pct']:.1f}%) "
-              f"{r['max_window']:7d} {r['wall']:7.1f}")
+        print(
+            f"{r['label']:18} {r['rate']:8.2f} {r['quota_pct']:7.1f}% {r['stopped']:8d} "
+            f"{r['calls']:6d} {r['throttled']:5d} ({r['throttled_pct']:.1f}%) "
+            f"{r['max_window']:7d} {r['wall']:7.1f}"
+        )
     mine = rows[-1]
     checks = [
         ("stops/s >= 19 (95% of quota)", mine["rate"] >= 19.0),
         ("throttled <= 1% of calls", mine["throttled_pct"] <= 1.0),
         ("never more than 20 calls in any 1 s window", mine["max_window"] <= QUOTA),
-        ("every task stopped exactly once at the server",
-         mine["effective"] == args.tasks and mine["stopped"] == args.tasks),
+        (
+            "every task stopped exactly once at the server",
+            mine["effective"] == args.tasks and mine["stopped"] == args.tasks,
+        ),
     ]
     print()
     for name, ok in checks:
         print(f"  [{'PASS' if ok else 'FAIL'}] {name}")
     if len(rows) == 2:
-        print(f"\nreconciler apply is {rows[0]['wall'] / mine['wall']:.1f}x faster than the naive loop.")
+        print(
+            f"\nreconciler apply is {rows[0]['wall'] / mine['wall']:.1f}x faster "
+            "than the naive loop."
+        )
     return 0
 
 

@@ -36,7 +36,7 @@ class RetryPolicy:
         so many workers failing together do not retry together.
         """
         ceiling = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
-        wait = ceiling * rand()
+        wait: float = ceiling * rand()
         if throttled:
             wait = max(wait, self.throttle_min_delay)
         return wait

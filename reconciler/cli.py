@@ -24,7 +24,8 @@ import structlog
 
 from reconciler import __version__, operations, runloop
 from reconciler.backoff import RetryPolicy
-from reconciler.engine import EngineSettings, Halt
+from reconciler.domain import Outcome
+from reconciler.engine import ApplyReport, EngineSettings, Halt
 from reconciler.logs import FORMATS, LEVELS, add_secrets, bind_run, configure_logging
 from reconciler.operations import ManifestsInvalid, OperationError
 from reconciler.planner import plan_summary, plan_to_json
@@ -55,7 +56,9 @@ class _Parser(argparse.ArgumentParser):
 
 def parse_duration(text: str) -> float:
     """'90', '90s', '5m', '1h30m' → seconds."""
-    match = re.fullmatch(r"\s*(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?\s*", text)
+    match = re.fullmatch(
+        r"\s*(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?\s*", text
+    )
     if not text.strip() or match is None or not any(match.groups()):
         raise argparse.ArgumentTypeError(f"invalid duration {text!r} (examples: 30s, 5m, 1h30m)")
     hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
@@ -89,7 +92,7 @@ def _non_negative_float(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument(
         "--state",
         metavar="LOCATION",
@@ -106,10 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--log-format", choices=FORMATS, default="auto")
     common.add_argument("--log-level", choices=LEVELS, default="info")
 
-    engine_opts = argparse.ArgumentParser(add_help=False)
+    engine_opts = _Parser(add_help=False)
     engine_opts.add_argument("--parallelism", type=_positive_int, default=10, metavar="N")
     engine_opts.add_argument(
-        "--rate", type=_positive_float, default=20.0, metavar="R",
+        "--rate",
+        type=_positive_float,
+        default=20.0,
+        metavar="R",
         help="at most R requests in any one-second window, retries included (default 20)",
     )
     engine_opts.add_argument("--max-attempts", type=_positive_int, default=8, metavar="N")
@@ -119,9 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
     engine_opts.add_argument(
         "--request-timeout", type=_positive_float, default=10.0, metavar="SECONDS"
     )
-    lock_opts = argparse.ArgumentParser(add_help=False)
+    lock_opts = _Parser(add_help=False)
     lock_opts.add_argument(
-        "--lock-timeout", type=parse_duration, default=0.0, metavar="SECONDS",
+        "--lock-timeout",
+        type=parse_duration,
+        default=0.0,
+        metavar="DURATION",
         help="wait this long for the state lock (default: fail at once)",
     )
 
@@ -143,18 +152,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", metavar="PATH")
     p.add_argument("--out", metavar="FILE", help="save the plan document for `apply FILE`")
     p.add_argument("--json", action="store_true", help="print the plan as one JSON document")
-    p.add_argument("--detailed-exitcode", action="store_true",
-                   help="exit 0 with no changes, 2 with changes, 1 on error")
+    p.add_argument(
+        "--detailed-exitcode",
+        action="store_true",
+        help="exit 0 with no changes, 2 with changes, 1 on error",
+    )
     p.add_argument("--target", action="append", default=[], metavar="ADDR")
-    p.add_argument("--refresh", action="store_true",
-                   help="ask DescribeStreamIngest for each task to stop (changes no action)")
+    p.add_argument(
+        "--refresh",
+        action="store_true",
+        help="ask DescribeStreamIngest for each task to stop (changes no action)",
+    )
     p.set_defaults(func=cmd_plan)
 
-    p = commands.add_parser("apply", parents=[common, engine_opts, lock_opts],
-                            help="stop the planned tasks and record the outcomes")
+    p = commands.add_parser(
+        "apply",
+        parents=[common, engine_opts, lock_opts],
+        help="stop the planned tasks and record the outcomes",
+    )
     p.add_argument("paths", nargs="*", metavar="PATH | PLANFILE")
     p.add_argument("--auto-approve", action="store_true")
-    p.add_argument("--json", action="store_true", help="one JSON object per outcome, then a summary")
+    p.add_argument(
+        "--json", action="store_true", help="one JSON object per outcome, then a summary"
+    )
     p.add_argument("--target", action="append", default=[], metavar="ADDR")
     p.set_defaults(func=cmd_apply)
 
@@ -171,21 +191,30 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_state_rm)
     s = state.add_parser("pull", parents=[common], help="the whole state as JSON")
     s.set_defaults(func=cmd_state_pull)
-    s = state.add_parser("push", parents=[common, lock_opts],
-                         help="replace the state with a pulled document")
+    s = state.add_parser(
+        "push", parents=[common, lock_opts], help="replace the state with a pulled document"
+    )
     s.add_argument("file", metavar="FILE")
-    s.add_argument("--force", action="store_true",
-                   help="accept another lineage or an older serial")
+    s.add_argument("--force", action="store_true", help="accept another lineage or an older serial")
     s.set_defaults(func=cmd_state_push)
 
-    p = commands.add_parser("run", parents=[common, engine_opts, lock_opts],
-                            help="reconcile on a schedule until stopped")
+    p = commands.add_parser(
+        "run",
+        parents=[common, engine_opts, lock_opts],
+        help="reconcile on a schedule until stopped",
+    )
     p.add_argument("paths", nargs="*", metavar="PATH")
     p.add_argument("--interval", type=parse_duration, required=True, metavar="DURATION")
-    p.add_argument("--jitter", type=parse_duration, default=0.0, metavar="DURATION",
-                   help="add a random delay up to this to each interval")
-    p.add_argument("--metrics-file", metavar="PATH",
-                   help="write Prometheus text metrics here after each cycle")
+    p.add_argument(
+        "--jitter",
+        type=parse_duration,
+        default=0.0,
+        metavar="DURATION",
+        help="add a random delay up to this to each interval",
+    )
+    p.add_argument(
+        "--metrics-file", metavar="PATH", help="write Prometheus text metrics here after each cycle"
+    )
     p.add_argument("--max-cycles", type=_positive_int, default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_run)
 
@@ -197,7 +226,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("emulator", help="serve a local TRTC API emulator for tests")
     emulator.configure_parser(p)
     p.add_argument(
-        "--seed-manifests", action="append", default=[], metavar="PATH",
+        "--seed-manifests",
+        action="append",
+        default=[],
+        metavar="PATH",
         help="seed an in-progress task for every task these manifests declare",
     )
     p.set_defaults(func=cmd_emulator)
@@ -216,7 +248,9 @@ class _Signals:
         if self.received is not None:  # a second signal: stop now
             os._exit(EXIT_SIGNAL.get(signal.Signals(signum), EXIT_ERROR))
         self.received = signum
-        log.warning("signal received: finishing in-flight calls", signal=signal.Signals(signum).name)
+        log.warning(
+            "signal received: finishing in-flight calls", signal=signal.Signals(signum).name
+        )
         self.halt.set()
 
     def exit_code(self) -> int | None:
@@ -307,7 +341,9 @@ def cmd_plan(args: argparse.Namespace, halt: Halt) -> int:
         operations.write_plan_file(args.out, plan_to_json(the_plan))
     view.plan(the_plan)
     if args.out and isinstance(view, HumanView):
-        view.message(f"\nSaved the plan to {args.out}. To apply exactly it: reconciler apply {args.out}")
+        view.message(
+            f"\nSaved the plan to {args.out}. To apply exactly it: reconciler apply {args.out}"
+        )
     log.info("plan", **plan_summary(the_plan))
     if args.detailed_exitcode and the_plan.has_changes:
         return EXIT_CHANGES
@@ -347,22 +383,31 @@ def cmd_apply(args: argparse.Namespace, halt: Halt) -> int:
                 if isinstance(view, JsonView):
                     view.apply_summary(_empty_report())
                 return EXIT_OK
-            if not from_file and not args.auto_approve:
-                if not _confirm(view):
-                    print("Apply cancelled.", file=view.out)
-                    return EXIT_DECLINED
+            if not from_file and not args.auto_approve and not _confirm(view):
+                print("Apply cancelled.", file=view.out)
+                return EXIT_DECLINED
             if halt.is_set():
                 return _signal_code()
             report = operations.apply(
-                the_plan, store, cloud, observer=view, settings=_engine_settings(args),
-                halt=halt, on_credentials=_register_credential_secrets,
+                the_plan,
+                store,
+                cloud,
+                observer=view,
+                settings=_engine_settings(args),
+                halt=halt,
+                on_credentials=_register_credential_secrets,
             )
     finally:
         store.close()
     view.apply_summary(report)
-    log.info("apply finished", **report.counts, not_attempted=report.not_attempted,
-             interrupted=report.interrupted, elapsed=round(report.elapsed, 3),
-             fatal=report.fatal.code if report.fatal else None)
+    log.info(
+        "apply finished",
+        **report.counts,
+        not_attempted=report.not_attempted,
+        interrupted=report.interrupted,
+        elapsed=round(report.elapsed, 3),
+        fatal=report.fatal.code if report.fatal else None,
+    )
     if report.interrupted:
         return _signal_code()
     if report.fatal is not None or report.failed:
@@ -370,12 +415,13 @@ def cmd_apply(args: argparse.Namespace, halt: Halt) -> int:
     return EXIT_OK
 
 
-def _empty_report() -> operations.engine.ApplyReport:
-    from reconciler.domain import Outcome
-
-    return operations.engine.ApplyReport(
-        counts={o.value: 0 for o in Outcome}, fatal=None, interrupted=False,
-        not_attempted=0, elapsed=0.0,
+def _empty_report() -> ApplyReport:
+    return ApplyReport(
+        counts={o.value: 0 for o in Outcome},
+        fatal=None,
+        interrupted=False,
+        not_attempted=0,
+        elapsed=0.0,
     )
 
 
@@ -482,8 +528,11 @@ def cmd_emulator(args: argparse.Namespace, halt: Halt) -> int:
     from reconciler import emulator
 
     if args.seed_manifests:
+        finished = {text.rpartition("@")[0] for text in args.finished_task}
         tasks = operations.load_desired(args.seed_manifests)
-        args.task.extend(f"{task.address}@{task.region}" for task in tasks)
+        args.task.extend(
+            f"{task.address}@{task.region}" for task in tasks if task.address not in finished
+        )
     return emulator.run(args)
 
 
@@ -501,7 +550,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     global _signals
     parser = build_parser()
     args = parser.parse_args(argv)
-    configure_logging(fmt=getattr(args, "log_format", "auto"), level=getattr(args, "log_level", "info"))
+    configure_logging(
+        fmt=getattr(args, "log_format", "auto"), level=getattr(args, "log_level", "info")
+    )
     halt = Halt()
     _signals = _Signals(halt)
     for signum in (signal.SIGINT, signal.SIGTERM):

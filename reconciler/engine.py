@@ -7,8 +7,10 @@
   a deadline; a fatal (credential) error halts the run at once: no new request is
   started, in-flight ones finish and are recorded.
 - Results travel to the calling thread, which commits each converged outcome to the
-  state store *before* it logs or reports it — so nothing reported is ever lost,
-  and a SIGKILL loses at most the calls in flight.
+  state store *before* it logs or reports it — so nothing reported is ever lost.
+  At most ``parallelism`` calls are ever sent and not yet handled (a worker waits
+  for the commit of its last result before it starts another call, however slow
+  the store), so a SIGKILL loses at most the calls in flight.
 - ``halt`` (set by a signal handler) stops new calls; in-flight ones get a bounded
   drain time, then whatever finished is committed and the run returns.
 
@@ -157,6 +159,8 @@ class _Pool(Generic[T]):
         self._rand = rand
         self._lock = threading.Lock()
         self.results: queue.Queue[_Done[T]] = queue.Queue()
+        # One permit per call sent and not yet handled by the calling thread.
+        self._unhandled = threading.BoundedSemaphore(settings.parallelism)
         self.in_flight = 0
         self.fatal: CloudError | None = None
         self._threads: list[threading.Thread] = []
@@ -182,6 +186,10 @@ class _Pool(Generic[T]):
         with self._lock:
             return len(self._todo)
 
+    def handled(self) -> None:
+        """The calling thread has handled (committed) one result: a call may start."""
+        self._unhandled.release()
+
     def _next(self) -> Change | None:
         with self._lock:
             if self._halt.is_set() or not self._todo:
@@ -192,8 +200,10 @@ class _Pool(Generic[T]):
     def _worker(self) -> None:
         api: TaskApi | None = None
         while True:
+            self._unhandled.acquire()
             change = self._next()
             if change is None:
+                self._unhandled.release()
                 return
             try:
                 if api is None:
@@ -203,6 +213,7 @@ class _Pool(Generic[T]):
                 with self._lock:
                     self.in_flight -= 1
             if done is None:  # halted before the call was sent: leave it for the next run
+                self._unhandled.release()
                 with self._lock:
                     self._todo.appendleft(change)
                 return
@@ -368,6 +379,7 @@ def _drive(
     while True:
         try:
             handle(pool.results.get(timeout=0.05))
+            pool.handled()
             continue_draining = True
         except queue.Empty:
             continue_draining = False
@@ -385,6 +397,7 @@ def _drive(
     while True:  # whatever finished while we stopped waiting
         try:
             handle(pool.results.get_nowait())
+            pool.handled()
         except queue.Empty:
             break
     if observer is not None:
@@ -401,7 +414,9 @@ def _call_describe(api: TaskApi, change: Change) -> LiveStatus:
 
 def _stop_result(done: _Done[str]) -> TaskResult:
     if done.error is None:
-        return TaskResult(done.change, Outcome.STOPPED, request_id=done.value, attempts=done.attempts)
+        return TaskResult(
+            done.change, Outcome.STOPPED, request_id=done.value, attempts=done.attempts
+        )
     if done.error_class is ErrorClass.CONVERGED:
         return TaskResult(
             done.change,

@@ -71,7 +71,9 @@ def redact_processor(
     return event_dict
 
 
-def configure_logging(*, fmt: str = "auto", level: str = "info", stream: TextIO | None = None) -> None:
+def configure_logging(
+    *, fmt: str = "auto", level: str = "info", stream: TextIO | None = None
+) -> None:
     """Configure structlog for the whole process (call once, at the entry point)."""
     out = stream or sys.stderr
     silence_sdk_logger()

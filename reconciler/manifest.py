@@ -16,6 +16,7 @@ before they are parsed.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import gc
 import json
@@ -53,17 +54,16 @@ DEFAULT_MAX_PROBLEMS = 100
 _NODE_BUDGET_FLOOR = 10_000
 _NODES_PER_BYTE = 2
 
-#: Characters a TaskId may not contain: whitespace and control characters (C0, DEL,
-#: C1), the Unicode spaces, the byte-order mark and lone surrogates. The same text
-#: is the ``pattern`` of the JSON Schema (``reconciler.schema``); it is written with
-#: escapes both Python's ``re`` and ECMA-262 read alike.
-TASK_ID_PATTERN = (
-    r"^[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
-    r"\ud800-\udfff]+$"
+#: One character a TaskId may hold: anything but whitespace and control characters
+#: (C0, DEL, C1, the Unicode spaces, the byte-order mark, lone surrogates). Written
+#: with escapes that Python's ``re`` and ECMA-262 read alike: ``TASK_ID_PATTERN`` is
+#: also the ``pattern`` of the JSON Schema in ``reconciler.schema``.
+_TASK_ID_CHAR = (
+    r"[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+    r"\ud800-\udfff]"
 )
-_task_id_ok = re.compile(
-    TASK_ID_PATTERN[:-2] + "{1,%d}" % TASK_ID_MAX_LENGTH + "$"  # noqa: UP031
-).match
+TASK_ID_PATTERN = f"^{_TASK_ID_CHAR}+$"
+_task_id_ok = re.compile(f"{_TASK_ID_CHAR}{{1,{TASK_ID_MAX_LENGTH}}}").fullmatch
 
 _YAML = "tag:yaml.org,2002:"
 _STR = _YAML + "str"
@@ -102,14 +102,13 @@ _REGION_LIST = ", ".join(sorted(REGIONS))
 #: refused for SdkAppIds rather than silently read in another base.
 _decimal = re.compile(r"[-+]?(?:0|[1-9][0-9_]*)").fullmatch
 _SHOWN_CHARS = 60
+#: Only an anchor (``&name``) lets a node count more than once, and an anchor starts
+#: a token: after whitespace or a flow indicator, never inside a word like ``Q&A``.
+#: (``\xbf`` ends a UTF-8 byte-order mark.) A false positive only costs a count.
+_MAY_HOLD_AN_ANCHOR = re.compile(rb"(?:\A|[\s\[{,:?\-\xbf])&").search
 
 
 _WITH_LIBYAML: bool = yaml.__with_libyaml__
-
-#: The first characters for which YAML 1.1 resolves a plain scalar to anything but
-#: a string (``yes``, ``12``, ``~``, ``<<``, ...); None if some resolver matches any.
-_IMPLICIT = yaml.resolver.Resolver.yaml_implicit_resolvers
-_RESOLVED_FIRST_CHARS: frozenset[str] | None = None if None in _IMPLICIT else frozenset(_IMPLICIT)
 
 if _WITH_LIBYAML:
 
@@ -119,24 +118,35 @@ if _WITH_LIBYAML:
         Only ``compose`` is used, never ``construct``. Tag resolution gives exactly
         the tags SafeLoader gives, but skips the regular expressions for plain
         scalars that no resolver could match and remembers repeated ones (keys,
-        regions, SdkAppIds).
+        regions, SdkAppIds). Path resolvers are never registered, so the per-node
+        bookkeeping for them is skipped too.
         """
 
         def __init__(self, stream: bytes) -> None:
             super().__init__(stream)
             self.plain_tags: dict[str, str] = {}
+            resolvers = self.yaml_implicit_resolvers
+            # The first characters for which a plain scalar may resolve to anything
+            # but a string (``yes``, ``12``, ``~``, ``<<``, ...); None: any may.
+            self.first_chars = None if None in resolvers else frozenset(resolvers)
 
         def resolve(self, kind: type[Node], value: str, implicit: tuple[bool, bool]) -> str:
-            if kind is ScalarNode and _RESOLVED_FIRST_CHARS is not None:
+            if kind is ScalarNode and self.first_chars is not None:
                 if not implicit[0]:
                     return _STR  # quoted, or the non-specific tag '!'
-                if value and value[0] not in _RESOLVED_FIRST_CHARS:
+                if value and value[0] not in self.first_chars:
                     return _STR
                 tag = self.plain_tags.get(value)
                 if tag is None:
                     tag = self.plain_tags[value] = _resolve(self, kind, value, implicit)
                 return tag
             return _resolve(self, kind, value, implicit)
+
+        def descend_resolver(self, current_node: Node | None, current_index: object) -> None:
+            return None
+
+        def ascend_resolver(self) -> None:
+            return None
 
     # The stubs leave it untyped; this is its real signature.
     _resolve: Callable[[_Composer, type[Node], str, tuple[bool, bool]], str] = (
@@ -194,21 +204,24 @@ def load_manifests(
     syntax errors, unsafe tags, alias bombs and schema violations are all returned
     as problems.
     """
+    if isinstance(paths, (str, os.PathLike)):  # one path, not a sequence of characters
+        paths = [paths]
     loader = _ManifestLoader(
-        max_file_bytes=max_file_bytes, max_nodes=max_nodes, max_problems=max_problems
+        max_file_bytes=max_file_bytes, max_nodes=max_nodes, max_problems=max(1, max_problems)
     )
     # The walk allocates many small objects that all stay alive until the end;
-    # generational GC passes over them would cost more than the parse itself.
+    # generational GC passes over them would cost more than the parse itself. The
+    # result is built, and the loader's own bookkeeping dropped, before GC resumes.
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
         loader.run(paths)
-    except _TooManyProblems:
-        pass
+        result = loader.result()
+        del loader
     finally:
         if gc_was_enabled:
             gc.enable()
-    return loader.result()
+    return result
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,7 +250,8 @@ class _ManifestLoader:
         self.max_nodes = max_nodes
         self.max_problems = max_problems
         self.tasks: list[DesiredTask] = []
-        self.declared: dict[str, str] = {}  # address -> source of its first declaration
+        # (sdkAppId, taskId) -> source of its first declaration
+        self.declared: dict[tuple[int, str], str] = {}
         self.files: list[str] = []
         # (file ordinal, line, col, arrival) sorts problems by place, stably.
         self.problems: list[tuple[int, int, int, int, Problem]] = []
@@ -274,6 +288,10 @@ class _ManifestLoader:
     # -- files -----------------------------------------------------------------
 
     def run(self, paths: Sequence[str | Path]) -> None:
+        with contextlib.suppress(_TooManyProblems):  # ``truncated`` says so
+            self.load_all(paths)
+
+    def load_all(self, paths: Sequence[str | Path]) -> None:
         found = list(self.discover(paths))
         if not found and not self.problems:
             self.file = ", ".join(os.fspath(p) for p in paths) or "."
@@ -297,7 +315,7 @@ class _ManifestLoader:
     def files_under(self, shown: str) -> list[str]:
         try:
             info = os.stat(shown)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
             self.file = shown
             self.report(0, 0, _os_message(exc))
             return []
@@ -323,7 +341,8 @@ class _ManifestLoader:
         if data is None:
             return
         try:
-            data.decode("utf-8")
+            if not data.isascii():
+                data.decode("utf-8")
         except UnicodeDecodeError as exc:
             line, col = _line_col(data, exc.start)
             self.report(
@@ -335,8 +354,7 @@ class _ManifestLoader:
             return
         self.budget = min(self.max_nodes, _NODE_BUDGET_FLOOR + _NODES_PER_BYTE * len(data))
         self.spent = 0
-        # Only an anchor ('&') can make a node count more than once.
-        may_alias = b"&" in data
+        may_alias = b"&" in data and _MAY_HOLD_AN_ANCHOR(data) is not None
         try:
             for root in _compose_all(data):
                 self.document_line = root.start_mark.line + 1
@@ -384,7 +402,7 @@ class _ManifestLoader:
                 return None
             with open(path, "rb") as stream:
                 data = stream.read(self.max_file_bytes + 1)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             self.report(0, 0, _os_message(exc))
             return None
         if len(data) > self.max_file_bytes:  # it grew since stat
@@ -466,15 +484,6 @@ class _ManifestLoader:
         default_app = defaults.app
         default_region = defaults.region
         fast_short = default_app is not None and default_region is not None
-        # Locals, not globals, in the loop.
-        task_id_ok, decimal, regions, make_address, make_task = (
-            _task_id_ok,
-            _decimal,
-            REGIONS,
-            format_address,
-            DesiredTask,
-        )
-        scalar, mapping, str_tag, int_tag, map_tag = ScalarNode, MappingNode, _STR, _INT, _MAP
         app: int | None
         region: str | None
         note: str | None
@@ -482,17 +491,17 @@ class _ManifestLoader:
         for item in tasks.value:
             spent += 1
             fast = False
-            if item.__class__ is scalar:
+            if item.__class__ is ScalarNode:
                 task_id = item.value
-                if item.tag == str_tag and fast_short and task_id_ok(task_id):
+                if item.tag == _STR and fast_short and _task_id_ok(task_id):
                     app, region, note = default_app, default_region, None
                     fast = True
-            elif item.__class__ is mapping and item.tag == map_tag:
+            elif item.__class__ is MappingNode and item.tag == _MAP:
                 pairs = item.value
                 spent += 2 * len(pairs)
                 id_node = app_node = region_node = note_node = None
                 for key, value in pairs:
-                    if key.tag != str_tag or value.__class__ is not scalar:
+                    if key.tag != _STR or value.__class__ is not ScalarNode:
                         break
                     name = key.value
                     if name == "taskId" and id_node is None:
@@ -506,26 +515,19 @@ class _ManifestLoader:
                     else:
                         break
                 else:
-                    if id_node is not None and id_node.tag == str_tag:
+                    if id_node is not None and id_node.tag == _STR:
                         task_id = id_node.value
-                        fast = task_id_ok(task_id) is not None
-                    if app_node is None:
-                        app = default_app
-                    elif app_node.tag == int_tag and decimal(app_node.value):
-                        app = int(app_node.value.replace("_", ""))
-                        if not SDK_APP_ID_MIN <= app <= SDK_APP_ID_MAX:
-                            app = None
-                    else:
-                        app = None
+                        fast = _task_id_ok(task_id) is not None
+                    app = default_app if app_node is None else _sdk_app_id_value(app_node)
                     if region_node is None:
                         region = default_region
-                    elif region_node.tag == str_tag and region_node.value in regions:
+                    elif region_node.tag == _STR and region_node.value in REGIONS:
                         region = region_node.value
                     else:
                         region = None
                     if note_node is None:
                         note = None
-                    elif note_node.tag == str_tag:
+                    elif note_node.tag == _STR:
                         note = note_node.value
                     else:
                         fast = False
@@ -537,16 +539,17 @@ class _ManifestLoader:
                     continue
                 app, task_id, region, note = entry
             source = f"{file}:{item.start_mark.line + 1}"
-            address = make_address(app, task_id)
-            first = declared.setdefault(address, source)
+            # (sdkAppId, taskId) identifies a task exactly as its address does, and
+            # costs less than formatting the address for every task.
+            first = declared.setdefault((app, task_id), source)
             if first is not source:
                 self.report_at(
                     item,
-                    f"task {address} is declared twice; first at {first}",
+                    f"task {format_address(app, task_id)} is declared twice; first at {first}",
                     "remove one of the two declarations",
                 )
                 continue
-            append(make_task(app, task_id, region, source, note))
+            append(DesiredTask(app, task_id, region, source, note))
         self.spent = spent
 
     def task_entry(
@@ -655,11 +658,13 @@ class _ManifestLoader:
         if not self.allowed_tag(node):
             return
         if node.__class__ is ScalarNode and node.value != "":
+            text: str = node.value
+            quoted = json.dumps(text) if len(text) <= _SHOWN_CHARS else "the value"
             self.report_at(
                 node,
-                f"{what} must be a string, but YAML reads {_show(node.value, quote=False)}"
+                f"{what} must be a string, but YAML reads {_show(text, quote=False)}"
                 f" as {_kind(node)}",
-                f"quote it to keep it as text: {json.dumps(node.value)}",
+                f"quote it to keep it as text: {quoted}",
             )
         else:
             self.report_at(node, f"{what} must be a string, not {_kind(node)}")
@@ -696,22 +701,21 @@ class _ManifestLoader:
 
     def sdk_app_id(self, node: Node, what: str) -> int | None:
         """The SdkAppId ``node`` holds, or None after reporting why it is not one."""
+        value = _sdk_app_id_value(node)
+        if value is not None:
+            return value
         if node.__class__ is ScalarNode and node.tag == _INT:
-            text: str = node.value
-            if _decimal(text):
-                value = int(text.replace("_", ""))
+            text = _show(node.value, quote=False)
+            if _decimal(node.value):
+                self.report_at(
+                    node, f"{what} {text} is out of range ({SDK_APP_ID_MIN}..{SDK_APP_ID_MAX})"
+                )
             else:
                 self.report_at(
                     node,
                     f"{what} {text} is not a plain decimal integer",
-                    "write it in decimal without leading zeros",
+                    "write it in decimal, without leading zeros",
                 )
-                return None
-            if SDK_APP_ID_MIN <= value <= SDK_APP_ID_MAX:
-                return value
-            self.report_at(
-                node, f"{what} {text} is out of range ({SDK_APP_ID_MIN}..{SDK_APP_ID_MAX})"
-            )
             return None
         if not self.allowed_tag(node):
             return None
@@ -791,6 +795,19 @@ def _children(node: Node) -> list[Node]:
     return []
 
 
+def _sdk_app_id_value(node: Node) -> int | None:
+    """The SdkAppId a node holds if it is a valid one: a plain decimal YAML integer
+    in range. Never converts anything else."""
+    if node.__class__ is not ScalarNode or node.tag != _INT:
+        return None
+    text: str = node.value
+    # Longer than any int64 (and than what int() converts quickly): out of range.
+    if len(text) > 40 or not _decimal(text):
+        return None
+    value = int(text.replace("_", ""))
+    return value if SDK_APP_ID_MIN <= value <= SDK_APP_ID_MAX else None
+
+
 def _kind(node: Node) -> str:
     return _TAG_NAMES.get(node.tag, "a tagged node")
 
@@ -820,8 +837,9 @@ def _too_large(size: int, limit: int) -> str:
     return f"file is larger than the limit of {limit:,} bytes ({size:,} bytes or more)"
 
 
-def _os_message(exc: OSError) -> str:
-    return (exc.strerror or str(exc)).lower().rstrip(".")
+def _os_message(exc: OSError | ValueError) -> str:
+    text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return _one_line(text).lower().rstrip(".")
 
 
 def _one_line(text: str) -> str:

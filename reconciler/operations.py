@@ -125,9 +125,7 @@ def check_targets(targets: Sequence[str]) -> frozenset[str] | None:
     return frozenset(targets)
 
 
-def plan(
-    paths: Sequence[str], store: StateStore, *, targets: Sequence[str] = ()
-) -> Plan:
+def plan(paths: Sequence[str], store: StateStore, *, targets: Sequence[str] = ()) -> Plan:
     desired = load_desired(paths)
     wanted = check_targets(targets)
     snapshot = read_state(store)
@@ -143,9 +141,7 @@ def _warn_unmatched_targets(
     known = {task.address for task in desired} | set(snapshot.records)
     missing = sorted(wanted - known)
     if missing:
-        raise OperationError(
-            "--target matches nothing declared or recorded: " + ", ".join(missing)
-        )
+        raise OperationError("--target matches nothing declared or recorded: " + ", ".join(missing))
 
 
 def refresh_plan(
@@ -169,7 +165,9 @@ def read_saved_plan(path: str) -> Plan:
     except (OSError, UnicodeDecodeError) as exc:
         raise OperationError(f"{path}: cannot read the plan: {exc}") from None
     except json.JSONDecodeError as exc:
-        raise OperationError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+        raise OperationError(
+            f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}"
+        ) from None
     try:
         saved = plan_from_json(doc)
     except PlanDocumentError as exc:
@@ -198,6 +196,9 @@ def select_targets(the_plan: Plan, targets: Sequence[str]) -> Plan:
     if wanted is None:
         return the_plan
     changes = tuple(change for change in the_plan.changes if change.address in wanted)
+    missing = sorted(wanted - {change.address for change in changes})
+    if missing:
+        raise OperationError("--target matches nothing in the saved plan: " + ", ".join(missing))
     return Plan(the_plan.lineage, the_plan.serial, changes, the_plan.unchanged)
 
 
@@ -258,7 +259,9 @@ def read_state_document(path: str) -> StateSnapshot:
     except (OSError, UnicodeDecodeError) as exc:
         raise OperationError(f"{path}: cannot read: {exc}") from None
     except json.JSONDecodeError as exc:
-        raise OperationError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+        raise OperationError(
+            f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}"
+        ) from None
     return snapshot_from_json(doc, path)
 
 
@@ -313,8 +316,12 @@ def apply(
         factory = _no_api
     try:
         return engine.apply_plan(
-            the_plan, store=store, api_factory=factory, observer=observer,
-            settings=settings, halt=halt,
+            the_plan,
+            store=store,
+            api_factory=factory,
+            observer=observer,
+            settings=settings,
+            halt=halt,
         )
     except StateError as exc:
         raise OperationError(f"state write failed, the run stopped: {exc}") from None

@@ -86,9 +86,7 @@ def make_plan(
 
 def with_live_status(plan: Plan, live: Mapping[str, LiveStatus]) -> Plan:
     """The same plan with each change annotated by what ``DescribeStreamIngest`` said."""
-    changes = tuple(
-        _replace_live(change, live.get(change.address)) for change in plan.changes
-    )
+    changes = tuple(_replace_live(change, live.get(change.address)) for change in plan.changes)
     return Plan(lineage=plan.lineage, serial=plan.serial, changes=changes, unchanged=plan.unchanged)
 
 
@@ -143,7 +141,9 @@ def plan_from_json(doc: object) -> Plan:
         return _plan_from_json(doc)
     except PlanDocumentError:
         raise
-    except (KeyError, TypeError, ValueError) as exc:
+    except KeyError as exc:
+        raise PlanDocumentError(f"not a plan document: it has no {exc} field") from None
+    except (TypeError, ValueError) as exc:
         raise PlanDocumentError(f"not a plan document: {exc}") from None
 
 

@@ -91,8 +91,13 @@ class Cycle:
                     planned = len(the_plan.changes)
                     if the_plan.has_changes and not halt.is_set():
                         report = operations.apply(
-                            the_plan, store, self.cloud, observer=_Quiet(),
-                            settings=self.engine, halt=halt, on_credentials=self.on_credentials,
+                            the_plan,
+                            store,
+                            self.cloud,
+                            observer=_Quiet(),
+                            settings=self.engine,
+                            halt=halt,
+                            on_credentials=self.on_credentials,
                         )
                         counts = dict(report.counts)
                         if report.fatal is not None:
@@ -101,11 +106,19 @@ class Cycle:
                             return self._result(True, counts, planned, started, interrupted=True)
                         if report.failed:
                             return self._result(
-                                False, counts, planned, started,
+                                False,
+                                counts,
+                                planned,
+                                started,
                                 error=f"{report.failed} task(s) failed",
                             )
             finally:
                 store.close()
+        except operations.ManifestsInvalid as exc:
+            # No terminal reads a service's stdout: every problem goes to the log.
+            for problem in exc.problems:
+                log.error("manifest problem", problem=str(problem))
+            return self._result(False, counts, planned, started, error=str(exc))
         except (operations.OperationError, StateError, LockBusy) as exc:
             return self._result(False, counts, planned, started, error=str(exc))
         return self._result(True, counts, planned, started)
@@ -121,8 +134,13 @@ class Cycle:
         interrupted: bool = False,
     ) -> CycleResult:
         return CycleResult(
-            ok=ok, counts=counts, planned=planned, finished_at=self.wall(),
-            duration=time.monotonic() - started, error=error, interrupted=interrupted,
+            ok=ok,
+            counts=counts,
+            planned=planned,
+            finished_at=self.wall(),
+            duration=time.monotonic() - started,
+            error=error,
+            interrupted=interrupted,
         )
 
 
@@ -174,7 +192,7 @@ def run_loop(
 def next_delay(settings: LoopSettings, failures_in_a_row: int, rand: Callable[[], float]) -> float:
     """The wait before the next cycle: the interval (plus jitter), or a shorter backoff."""
     if failures_in_a_row:
-        backoff = settings.failure_backoff * 2 ** (failures_in_a_row - 1)
+        backoff: float = settings.failure_backoff * 2.0 ** (failures_in_a_row - 1)
         return min(settings.interval, backoff)
     return settings.interval + settings.jitter * rand()
 
@@ -196,24 +214,55 @@ def render_metrics(result: CycleResult, totals: _Totals) -> str:
         lines.append(f"# HELP {name} {help_text}")
         lines.append(f"# TYPE {name} {kind}")
         for labels, value in samples:
-            lines.append(f"{name}{labels} {value:g}" if isinstance(value, int) else
-                         f"{name}{labels} {value!r}")
+            lines.append(
+                f"{name}{labels} {value:g}"
+                if isinstance(value, int)
+                else f"{name}{labels} {value!r}"
+            )
 
-    metric("reconciler_last_run_timestamp_seconds", "gauge",
-           "Unix time the last reconciliation cycle finished.", [("", result.finished_at)])
-    metric("reconciler_last_run_success", "gauge",
-           "1 if the last cycle succeeded, 0 if it failed.", [("", int(result.ok))])
-    metric("reconciler_last_run_duration_seconds", "gauge",
-           "How long the last cycle took.", [("", round(result.duration, 6))])
+    metric(
+        "reconciler_last_run_timestamp_seconds",
+        "gauge",
+        "Unix time the last reconciliation cycle finished.",
+        [("", result.finished_at)],
+    )
+    metric(
+        "reconciler_last_run_success",
+        "gauge",
+        "1 if the last cycle succeeded, 0 if it failed.",
+        [("", int(result.ok))],
+    )
+    metric(
+        "reconciler_last_run_duration_seconds",
+        "gauge",
+        "How long the last cycle took.",
+        [("", round(result.duration, 6))],
+    )
     if totals.last_success is not None:
-        metric("reconciler_last_success_timestamp_seconds", "gauge",
-               "Unix time of the last successful cycle.", [("", totals.last_success)])
-    metric("reconciler_last_run_tasks", "gauge", "Task outcomes in the last cycle.",
-           [(f'{{outcome="{k}"}}', int(v)) for k, v in sorted(result.counts.items())])
-    metric("reconciler_tasks_total", "counter", "Task outcomes since the loop started.",
-           [(f'{{outcome="{k}"}}', int(v)) for k, v in sorted(totals.outcomes.items())])
-    metric("reconciler_cycles_total", "counter", "Cycles since the loop started, by result.",
-           [('{result="success"}', totals.cycles_ok), ('{result="failure"}', totals.cycles_failed)])
+        metric(
+            "reconciler_last_success_timestamp_seconds",
+            "gauge",
+            "Unix time of the last successful cycle.",
+            [("", totals.last_success)],
+        )
+    metric(
+        "reconciler_last_run_tasks",
+        "gauge",
+        "Task outcomes in the last cycle.",
+        [(f'{{outcome="{k}"}}', int(v)) for k, v in sorted(result.counts.items())],
+    )
+    metric(
+        "reconciler_tasks_total",
+        "counter",
+        "Task outcomes since the loop started.",
+        [(f'{{outcome="{k}"}}', int(v)) for k, v in sorted(totals.outcomes.items())],
+    )
+    metric(
+        "reconciler_cycles_total",
+        "counter",
+        "Cycles since the loop started, by result.",
+        [('{result="success"}', totals.cycles_ok), ('{result="failure"}', totals.cycles_failed)],
+    )
     return "\n".join(lines) + "\n"
 
 

@@ -153,7 +153,9 @@ def _sdk_error(exc: BaseException) -> CloudError:
         message = exc.message
         if isinstance(message, bytes):
             message = message.decode("utf-8", "replace")
-        return CloudError(code=code, message=_one_line(str(message or "")), request_id=exc.requestId)
+        return CloudError(
+            code=code, message=_one_line(str(message or "")), request_id=exc.requestId
+        )
     return CloudError(code=type(exc).__name__, message=_one_line(str(exc)))
 
 

@@ -31,8 +31,8 @@ def _plural(count: int, word: str) -> str:
 
 
 def _duration(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
-    minutes, secs = divmod(seconds, 60)
+    whole = max(0, round(seconds))
+    minutes, secs = divmod(whole, 60)
     hours, minutes = divmod(minutes, 60)
     if hours:
         return f"{hours}h{minutes:02d}m"
@@ -187,8 +187,13 @@ class JsonView(View):
             {
                 "valid": False,
                 "problems": [
-                    {"file": p.file, "line": p.line, "col": p.col, "message": p.message,
-                     "hint": p.hint}
+                    {
+                        "file": p.file,
+                        "line": p.line,
+                        "col": p.col,
+                        "message": p.message,
+                        "hint": p.hint,
+                    }
                     for p in problems
                 ],
             }

@@ -24,13 +24,18 @@ class EmulatorProcess:
     def __init__(self, *args: str, cwd: Path) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "reconciler", "emulator", "--port", "0", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-            cwd=cwd, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            cwd=cwd,
+            text=True,
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if not line:
-            raise RuntimeError("emulator did not start: " + (self.proc.stderr.read() if self.proc.stderr else ""))
+            raise RuntimeError(
+                "emulator did not start: " + (self.proc.stderr.read() if self.proc.stderr else "")
+            )
         self.info = json.loads(line)
         self.url: str = self.info["url"]
 
@@ -70,7 +75,9 @@ class EmulatorProcess:
 
 
 def cli_env(base: Path, emulator: EmulatorProcess | None = None, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TENCENTCLOUD_", "RECONCILER_"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("TENCENTCLOUD_", "RECONCILER_"))
+    }
     env.update(
         HOME=str(base / "home"),
         TENCENTCLOUD_SECRET_ID=DEFAULT_SECRET_ID,
@@ -90,15 +97,25 @@ def reconciler(
     """Run the CLI as a subprocess; stdin is not a terminal."""
     return subprocess.run(
         [sys.executable, "-m", "reconciler", *args],
-        env=dict(env), cwd=cwd, input=input, text=True, capture_output=True, timeout=timeout,
+        env=dict(env),
+        cwd=cwd,
+        input=input,
+        text=True,
+        capture_output=True,
+        timeout=timeout,
         stdin=None if input is not None else subprocess.DEVNULL,
     )
 
 
 def start(*args: str, env: Mapping[str, str], cwd: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "reconciler", *args], env=dict(env), cwd=cwd, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+        [sys.executable, "-m", "reconciler", *args],
+        env=dict(env),
+        cwd=cwd,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
     )
 
 
@@ -108,7 +125,9 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
-def manifest(path: Path, tasks: Sequence[str], *, region: str = "ap-singapore", app: int = APP) -> Path:
+def manifest(
+    path: Path, tasks: Sequence[str], *, region: str = "ap-singapore", app: int = APP
+) -> Path:
     lines = "\n".join(f'    - "{t}"' for t in tasks)
     return write(
         path,
@@ -117,8 +136,13 @@ def manifest(path: Path, tasks: Sequence[str], *, region: str = "ap-singapore", 
     )
 
 
-def seed(tasks: Sequence[str], *, region: str = "ap-singapore", app: int = APP,
-         status: str = "InProgress") -> list[dict[str, object]]:
+def seed(
+    tasks: Sequence[str],
+    *,
+    region: str = "ap-singapore",
+    app: int = APP,
+    status: str = "InProgress",
+) -> list[dict[str, object]]:
     return [{"sdkAppId": app, "taskId": t, "region": region, "status": status} for t in tasks]
 
 

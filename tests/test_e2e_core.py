@@ -55,7 +55,8 @@ def test_plan_apply_replan(tmp_path: Path, emulator: EmulatorProcess, env: dict[
         """,
     )
     emulator.add_tasks(
-        seed(["a", "b"]) + seed(["c"], region="ap-jakarta")
+        seed(["a", "b"])
+        + seed(["c"], region="ap-jakarta")
         + seed(["d"], region="ap-mumbai", app=1400000002)
         + seed(["other"])  # not declared: must never be stopped
     )
@@ -71,7 +72,10 @@ def test_plan_apply_replan(tmp_path: Path, emulator: EmulatorProcess, env: dict[
     assert applied.returncode == 0, applied.stderr
     assert "Apply complete! 4 stopped, 0 already stopped, 0 failed, 0 forgotten" in applied.stdout
     assert emulator.effective_stops() == {
-        f"{APP}/a": 1, f"{APP}/b": 1, f"{APP}/c": 1, "1400000002/d": 1
+        f"{APP}/a": 1,
+        f"{APP}/b": 1,
+        f"{APP}/c": 1,
+        "1400000002/d": 1,
     }
     # each in its own region: the emulator refuses a stop sent to another region
     assert emulator.stats()["calls"]["StopStreamIngest"] == 4
@@ -80,9 +84,7 @@ def test_plan_apply_replan(tmp_path: Path, emulator: EmulatorProcess, env: dict[
     assert again.returncode == 0, again.stdout + again.stderr
     assert "No changes." in again.stdout
     listed = reconciler("state", "list", env=env, cwd=tmp_path)
-    assert listed.stdout.split() == sorted(
-        [f"{APP}/a", f"{APP}/b", f"{APP}/c", "1400000002/d"]
-    )
+    assert listed.stdout.split() == sorted([f"{APP}/a", f"{APP}/b", f"{APP}/c", "1400000002/d"])
     shown = json.loads(reconciler("state", "show", "1400000002/d", env=env, cwd=tmp_path).stdout)
     assert shown["region"] == "ap-mumbai" and shown["outcome"] == "stopped"
     assert shown["requestId"] and shown["source"].endswith("jk.yml:9")
@@ -181,8 +183,12 @@ def test_prompt_declined_and_accepted(
     def with_terminal(answer: bytes) -> tuple[int, str]:
         leader, follower = pty.openpty()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "reconciler", "apply"], stdin=follower, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, env=env, cwd=tmp_path,
+            [sys.executable, "-m", "reconciler", "apply"],
+            stdin=follower,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd=tmp_path,
         )
         os.close(follower)
         os.write(leader, answer)

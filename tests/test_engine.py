@@ -58,8 +58,13 @@ class FakeHalt(Halt):
 class ScriptedApi:
     """Answers per address from a script: codes raise, None succeeds; then succeeds."""
 
-    def __init__(self, script: dict[str, list[str | None]], calls: list[str], lock: threading.Lock,
-                 on_call: object = None) -> None:
+    def __init__(
+        self,
+        script: dict[str, list[str | None]],
+        calls: list[str],
+        lock: threading.Lock,
+        on_call: object = None,
+    ) -> None:
         self.script = script
         self.calls = calls
         self.lock = lock
@@ -107,11 +112,20 @@ def store(tmp_path: Path) -> Iterator[StateStore]:
 
 
 def tasks(n: int) -> list[DesiredTask]:
-    return [DesiredTask(1400000001, f"t{i:03d}", "ap-singapore", f"m.yaml:{i + 1}") for i in range(n)]
+    return [
+        DesiredTask(1400000001, f"t{i:03d}", "ap-singapore", f"m.yaml:{i + 1}") for i in range(n)
+    ]
 
 
-def run(store: StateStore, n: int, script: dict[str, list[str | None]], *, parallelism: int = 1,
-        max_attempts: int = 5, on_call: object = None) -> tuple[ApplyReport, Recorder, list[str]]:
+def run(
+    store: StateStore,
+    n: int,
+    script: dict[str, list[str | None]],
+    *,
+    parallelism: int = 1,
+    max_attempts: int = 5,
+    on_call: object = None,
+) -> tuple[ApplyReport, Recorder, list[str]]:
     time = FakeTime()
     halt = FakeHalt(time)
     calls: list[str] = []
@@ -149,8 +163,15 @@ def test_success_and_converged_are_recorded_before_reported(store: StateStore) -
 
 @pytest.mark.parametrize(
     "code",
-    ["InternalError", "ServerNetworkError", "ClientNetworkError", "JSONDecodeError", "KeyError",
-     "RequestLimitExceeded", "RequestLimitExceeded.UinLimitExceeded"],
+    [
+        "InternalError",
+        "ServerNetworkError",
+        "ClientNetworkError",
+        "JSONDecodeError",
+        "KeyError",
+        "RequestLimitExceeded",
+        "RequestLimitExceeded.UinLimitExceeded",
+    ],
 )
 def test_transient_errors_are_retried(store: StateStore, code: str) -> None:
     report, recorder, calls = run(store, 2, {"1400000001/t000": [code, code]})
@@ -160,8 +181,15 @@ def test_transient_errors_are_retried(store: StateStore, code: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "code", ["InvalidParameter.TaskId", "InvalidParameter.SdkAppId", "MissingParameter",
-             "UnsupportedRegion", "InvalidParameter.BodyParamsError", "SomethingNew"],
+    "code",
+    [
+        "InvalidParameter.TaskId",
+        "InvalidParameter.SdkAppId",
+        "MissingParameter",
+        "UnsupportedRegion",
+        "InvalidParameter.BodyParamsError",
+        "SomethingNew",
+    ],
 )
 def test_task_errors_fail_only_that_task(store: StateStore, code: str) -> None:
     report, recorder, calls = run(store, 4, {"1400000001/t002": [code]})
@@ -182,7 +210,7 @@ def test_retries_are_bounded_by_attempts(store: StateStore) -> None:
 @pytest.mark.parametrize("code", ["AuthFailure.SignatureFailure", "UnauthorizedOperation"])
 def test_fatal_error_stops_the_run_after_one_round(store: StateStore, code: str) -> None:
     script = {f"1400000001/t{i:03d}": [code] for i in range(100)}
-    report, recorder, calls = run(store, 100, script, parallelism=4)
+    report, _, calls = run(store, 100, script, parallelism=4)
     assert report.fatal is not None and report.fatal.code == code
     assert len(calls) <= 4
     assert report.not_attempted >= 96
@@ -195,7 +223,7 @@ def test_halt_stops_new_calls_and_commits_finished(store: StateStore) -> None:
         if count == 5:
             halt.set()
 
-    report, recorder, calls = run(store, 50, {}, parallelism=1, on_call=halt_after_five)
+    report, _, calls = run(store, 50, {}, parallelism=1, on_call=halt_after_five)
     assert report.interrupted
     assert len(calls) == 5
     assert len(store.read().records) == 5
@@ -208,8 +236,12 @@ def test_forget_touches_state_only(store: StateStore) -> None:
     recorder = Recorder(store)
     plan = make_plan(tasks(1), store.read())
     report = apply_plan(
-        plan, store=store, api_factory=lambda: pytest.fail("no API call for a forget"),
-        observer=recorder, halt=FakeHalt(time), clock=time.clock,
+        plan,
+        store=store,
+        api_factory=lambda: pytest.fail("no API call for a forget"),
+        observer=recorder,
+        halt=FakeHalt(time),
+        clock=time.clock,
     )
     assert report.counts["forgotten"] == 1
     assert list(store.read().records) == ["1400000001/t000"]
@@ -219,15 +251,20 @@ def test_refresh_annotates_and_stops_nothing() -> None:
     time = FakeTime()
     calls: list[str] = []
     plan = make_plan(
-        [DesiredTask(1, "live", "ap-mumbai", "m:1"), DesiredTask(1, "gone", "ap-mumbai", "m:2"),
-         DesiredTask(1, "bad", "ap-mumbai", "m:3")],
+        [
+            DesiredTask(1, "live", "ap-mumbai", "m:1"),
+            DesiredTask(1, "gone", "ap-mumbai", "m:2"),
+            DesiredTask(1, "bad", "ap-mumbai", "m:3"),
+        ],
         EMPTY_STATE,
     )
     report = refresh(
         plan.changes,
-        api_factory=lambda: ScriptedApi({"1/bad": ["InvalidParameter.TaskId"]}, calls,
-                                        threading.Lock()),
-        halt=FakeHalt(time), clock=time.clock,
+        api_factory=lambda: ScriptedApi(
+            {"1/bad": ["InvalidParameter.TaskId"]}, calls, threading.Lock()
+        ),
+        halt=FakeHalt(time),
+        clock=time.clock,
     )
     assert report.live == {"1/live": LiveStatus.IN_PROGRESS, "1/gone": LiveStatus.NOT_EXIST}
     assert set(report.errors) == {"1/bad"}

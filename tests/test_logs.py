@@ -5,8 +5,9 @@ from __future__ import annotations
 import io
 import json
 
-from reconciler.logs import add_secrets, configure_logging
 import structlog
+
+from reconciler.logs import add_secrets, configure_logging
 
 
 def test_secrets_are_redacted_in_json_logs_at_debug() -> None:

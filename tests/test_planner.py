@@ -32,8 +32,14 @@ def task(app: int, task_id: str, region: str = "ap-singapore") -> DesiredTask:
 
 def record(app: int, task_id: str) -> Record:
     return Record(
-        address=f"{app}/{task_id}", sdk_app_id=app, task_id=task_id, region="ap-singapore",
-        outcome=Outcome.STOPPED, request_id="r", time="2026-01-01T00:00:00Z", source="m.yaml:1",
+        address=f"{app}/{task_id}",
+        sdk_app_id=app,
+        task_id=task_id,
+        region="ap-singapore",
+        outcome=Outcome.STOPPED,
+        request_id="r",
+        time="2026-01-01T00:00:00Z",
+        source="m.yaml:1",
     )
 
 
@@ -42,9 +48,7 @@ def state(*records: Record, serial: int = 3) -> StateSnapshot:
 
 
 def test_stop_forget_unchanged() -> None:
-    plan = make_plan(
-        [task(1, "a"), task(1, "b")], state(record(1, "b"), record(2, "gone"))
-    )
+    plan = make_plan([task(1, "a"), task(1, "b")], state(record(1, "b"), record(2, "gone")))
     assert [(c.action, c.address) for c in plan.changes] == [
         (Action.STOP, "1/a"),
         (Action.FORGET, "2/gone"),
@@ -59,8 +63,14 @@ def test_no_state_plan_records_null_lineage_and_serial_zero() -> None:
     assert doc["state"] == {"lineage": None, "serial": 0}
     assert doc["summary"] == {"stop": 1, "forget": 0, "unchanged": 0}
     assert doc["changes"] == [
-        {"address": "1/a", "action": "stop", "sdkAppId": 1, "taskId": "a",
-         "region": "ap-singapore", "source": "m.yaml:1"}
+        {
+            "address": "1/a",
+            "action": "stop",
+            "sdkAppId": 1,
+            "taskId": "a",
+            "region": "ap-singapore",
+            "source": "m.yaml:1",
+        }
     ]
 
 
@@ -87,9 +97,18 @@ def test_document_round_trip_with_live() -> None:
 
 @pytest.mark.parametrize(
     "doc",
-    [[], {"format_version": 9}, {"format_version": 1}, {"format_version": 1, "state": {}},
-     {"format_version": 1, "state": {"lineage": None, "serial": -1}, "changes": []},
-     {"format_version": 1, "state": {"lineage": None, "serial": 0}, "changes": [{"address": "x"}]}],
+    [
+        [],
+        {"format_version": 9},
+        {"format_version": 1},
+        {"format_version": 1, "state": {}},
+        {"format_version": 1, "state": {"lineage": None, "serial": -1}, "changes": []},
+        {
+            "format_version": 1,
+            "state": {"lineage": None, "serial": 0},
+            "changes": [{"address": "x"}],
+        },
+    ],
 )
 def test_bad_documents_are_refused_with_one_error(doc: object) -> None:
     with pytest.raises(PlanDocumentError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 from reconciler.backoff import RetryPolicy
@@ -44,7 +45,7 @@ def test_bursty_callers_are_spaced() -> None:
     clock = FakeClock()
     limiter = RateLimiter(RateSettings(rate=10, guard=0.0), clock=clock)
     slots = [limiter.reserve() for _ in range(5)]
-    gaps = [b - a for a, b in zip(slots, slots[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(slots)]
     assert all(abs(g - 0.1) < 1e-9 for g in gaps)
 
 

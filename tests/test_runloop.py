@@ -20,16 +20,27 @@ class FakeHalt(Halt):
 
 def result(ok: bool, stopped: int = 0) -> CycleResult:
     counts = {"stopped": stopped, "already_stopped": 0, "failed": 0 if ok else 1, "forgotten": 0}
-    return CycleResult(ok=ok, counts=counts, planned=stopped, finished_at=1700000000.0,
-                       duration=0.5, error=None if ok else "boom")
+    return CycleResult(
+        ok=ok,
+        counts=counts,
+        planned=stopped,
+        finished_at=1700000000.0,
+        duration=0.5,
+        error=None if ok else "boom",
+    )
 
 
 def test_failed_cycles_back_off_and_do_not_end_the_loop(tmp_path: Path) -> None:
     outcomes = iter([result(False), result(False), result(True, 3), result(True)])
     halt = FakeHalt()
     metrics = tmp_path / "reconciler.prom"
-    ran = run_loop(lambda h: next(outcomes), settings=LoopSettings(interval=60, max_cycles=4),
-                   halt=halt, metrics_file=str(metrics), rand=lambda: 0.0)
+    ran = run_loop(
+        lambda h: next(outcomes),
+        settings=LoopSettings(interval=60, max_cycles=4),
+        halt=halt,
+        metrics_file=str(metrics),
+        rand=lambda: 0.0,
+    )
     assert ran == 4
     assert halt.waits == [5.0, 10.0, 60.0]
     text = metrics.read_text()

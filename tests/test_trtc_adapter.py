@@ -68,8 +68,14 @@ def test_endpoint_overrides(url: str, scheme: str, host: str) -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["http://10.0.0.5:8080", "http://example.com", "ftp://127.0.0.1", "https://h/path",
-     "https://user:pw@h", "http://127.0.0.1:notaport"],
+    [
+        "http://10.0.0.5:8080",
+        "http://example.com",
+        "ftp://127.0.0.1",
+        "https://h/path",
+        "https://user:pw@h",
+        "http://127.0.0.1:notaport",
+    ],
 )
 def test_bad_endpoints_are_refused(url: str) -> None:
     with pytest.raises(AdapterConfigError):
@@ -86,7 +92,9 @@ def test_environment_credentials_with_either_token_name() -> None:
         assert set(source.secret_values()) == {"k" * 8, "tok123"}
 
 
-def test_no_credentials_is_one_clear_message(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_no_credentials_is_one_clear_message(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     for name in ("TKE_REGION", "TKE_PROVIDER_ID", "TKE_WEB_IDENTITY_TOKEN_FILE", "TKE_ROLE_ARN"):
         monkeypatch.delenv(name, raising=False)

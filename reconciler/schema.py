@@ -1,0 +1,127 @@
+"""The JSON Schema (draft 2020-12) of one manifest document, as ``reconciler schema`` prints it.
+
+Its one job is to describe, for editors and CI linters, what ``reconciler.manifest``
+accepts; the two must agree, and the tests hold them to it. Pure data: no I/O.
+
+What a schema cannot say, the loader still checks: the same address declared twice,
+and YAML-level rules (a plain ``12345`` is an integer to YAML, so a TaskId must be
+quoted; an SdkAppId is written as a plain decimal integer; no YAML tags that build
+objects; no alias bombs).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reconciler.domain import REGIONS, SDK_APP_ID_MAX, SDK_APP_ID_MIN, TASK_ID_MAX_LENGTH
+
+SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+SCHEMA_ID = "urn:trtc-ingest-reconciler:schema:reconciler/v1:StreamIngestStop"
+
+API_VERSION = "reconciler/v1"
+KIND = "StreamIngestStop"
+
+#: No whitespace or control characters (C0, DEL, C1, the Unicode spaces, the
+#: byte-order mark, lone surrogates); written with escapes that ECMA-262 and
+#: Python's ``re`` read alike. ``reconciler.manifest`` checks the same pattern.
+TASK_ID_PATTERN = (
+    r"^[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+    r"\ud800-\udfff]+$"
+)
+
+
+def manifest_schema() -> dict[str, Any]:
+    """A fresh JSON Schema document for one ``reconciler/v1`` ``StreamIngestStop`` manifest."""
+    regions = sorted(REGIONS)
+    return {
+        "$schema": SCHEMA_DIALECT,
+        "$id": SCHEMA_ID,
+        "title": f"{KIND} manifest ({API_VERSION})",
+        "description": (
+            "Declares TRTC stream-ingest (pull-stream relay) tasks that must be stopped."
+            " A task's address is <sdkAppId>/<taskId> and must be unique across all"
+            " manifests. Each task takes sdkAppId and region from spec unless it sets"
+            " its own. In YAML, quote a TaskId that would otherwise read as a number,"
+            ' boolean, null or date ("12345", "yes").'
+        ),
+        "type": "object",
+        "required": ["apiVersion", "kind", "spec"],
+        "additionalProperties": False,
+        "properties": {
+            "apiVersion": {"const": API_VERSION},
+            "kind": {"const": KIND},
+            "metadata": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "name": {"type": "string", "description": "Shown in messages."},
+                },
+            },
+            "spec": {"$ref": "#/$defs/spec"},
+        },
+        "$defs": {
+            "spec": {
+                "type": "object",
+                "required": ["tasks"],
+                "additionalProperties": False,
+                "properties": {
+                    "region": {
+                        "$ref": "#/$defs/region",
+                        "description": "Default region of the tasks below.",
+                    },
+                    "sdkAppId": {
+                        "$ref": "#/$defs/sdkAppId",
+                        "description": "Default SdkAppId of the tasks below.",
+                    },
+                    "tasks": {"type": "array", "items": {"$ref": "#/$defs/task"}},
+                },
+                # Without a default, every task must name its own (so none is a bare string).
+                "allOf": [
+                    _required_on_each_task_without_default("sdkAppId"),
+                    _required_on_each_task_without_default("region"),
+                ],
+            },
+            "task": {
+                "oneOf": [
+                    {"$ref": "#/$defs/taskId", "description": "Short form: a bare TaskId."},
+                    {
+                        "type": "object",
+                        "required": ["taskId"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "taskId": {"$ref": "#/$defs/taskId"},
+                            "sdkAppId": {"$ref": "#/$defs/sdkAppId"},
+                            "region": {"$ref": "#/$defs/region"},
+                            "note": {"type": "string", "description": "Free text."},
+                        },
+                    },
+                ]
+            },
+            "taskId": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": TASK_ID_MAX_LENGTH,
+                "pattern": TASK_ID_PATTERN,
+                "description": "The TaskId StartStreamIngest returned.",
+            },
+            "sdkAppId": {
+                "type": "integer",
+                "minimum": SDK_APP_ID_MIN,
+                "maximum": SDK_APP_ID_MAX,
+            },
+            "region": {
+                "type": "string",
+                "enum": regions,
+                "description": "A region StopStreamIngest is offered in.",
+            },
+        },
+    }
+
+
+def _required_on_each_task_without_default(key: str) -> dict[str, Any]:
+    return {
+        "if": {"not": {"required": [key]}},
+        "then": {
+            "properties": {"tasks": {"items": {"type": "object", "required": [key]}}},
+        },
+    }

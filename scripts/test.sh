@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Set up a virtualenv (first run only) and run every check: lint, format, types,
+# layer contracts, and the whole test suite (which starts its own throwaway
+# PostgreSQL and TRTC emulator). Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+    "$python" -m venv .venv
+fi
+# shellcheck disable=SC1091
+. .venv/bin/activate
+python -m pip install --quiet --upgrade pip
+python -m pip install --quiet --editable '.[dev]'
+
+echo "== ruff check";   ruff check .
+echo "== ruff format";  ruff format --check .
+echo "== mypy";         mypy
+echo "== import-linter"; lint-imports
+echo "== pytest";       pytest -q "$@"

@@ -1,0 +1,614 @@
+"""End to end: saved plans, --target, plan --refresh, the state lock, state
+rm / pull / push, the manifest schema and validate — issue 4's acceptance, each point
+through the CLI as a subprocess, the official SDK over real HTTP to the emulator."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.support import (
+    APP,
+    EmulatorProcess,
+    cli_env,
+    manifest,
+    no_traceback,
+    reconciler,
+    seed,
+    start,
+    write,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+SINCE = r"since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
+
+#: Holds a store's writer lock until killed; prints "locked" once it has it.
+LOCK_HOLDER = """
+import sys, time
+from reconciler.state import LockHolder, open_store
+store = open_store(sys.argv[1])
+with store.lock(LockHolder.current("test", "r1")):
+    print("locked", flush=True)
+    time.sleep(60)
+"""
+
+
+def a(task: str) -> str:
+    return f"{APP}/{task}"
+
+
+@pytest.fixture
+def emulator(tmp_path: Path) -> Iterator[EmulatorProcess]:
+    emu = EmulatorProcess(cwd=tmp_path)
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture
+def env(tmp_path: Path, emulator: EmulatorProcess) -> dict[str, str]:
+    return cli_env(tmp_path, emulator)
+
+
+def stop_calls(emulator: EmulatorProcess) -> int:
+    return int(emulator.stats()["calls"].get("StopStreamIngest", 0))
+
+
+def pull(env: dict[str, str], cwd: Path, *args: str) -> dict[str, Any]:
+    result = reconciler("state", "pull", *args, env=env, cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    doc: dict[str, Any] = json.loads(result.stdout)
+    return doc
+
+
+def listed(env: dict[str, str], cwd: Path, *args: str) -> list[str]:
+    result = reconciler("state", "list", *args, env=env, cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+def error_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+
+
+def wait_for(predicate: Callable[[], object], *, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def hold_lock(location: str, cwd: Path) -> subprocess.Popen[str]:
+    """A process holding the state lock (as a test holder) until it is killed."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER, location],
+        cwd=cwd,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if line.strip() != "locked":
+        proc.kill()
+        raise AssertionError(f"lock holder did not start: {line!r} {proc.communicate()[1]}")
+    return proc
+
+
+def end(proc: subprocess.Popen[str]) -> None:
+    """Kill ``proc`` if it still runs (a failed test's leftover)."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.communicate(timeout=30)
+
+
+# --- saved plans -------------------------------------------------------------------
+
+
+def test_saved_plan_document_and_exact_apply(
+    tmp_path: Path, emulator: EmulatorProcess, env: dict[str, str]
+) -> None:
+    emulator.add_tasks(seed(["a", "b", "c", "late"]))
+    path = manifest(tmp_path / "manifests" / "m.yaml", ["a"])
+    assert reconciler("apply", "--auto-approve", env=env, cwd=tmp_path).returncode == 0
+    before = pull(env, tmp_path)
+    manifest(path, ["a", "b", "c"])
+
+    saved = reconciler("plan", "--out", "plan.json", env=env, cwd=tmp_path)
+    assert saved.returncode == 0, saved.stderr
+    assert "reconciler apply plan.json" in saved.stdout
+    doc = json.loads((tmp_path / "plan.json").read_text())
+    assert doc["format_version"] == 1
+    assert doc["state"] == {"lineage": before["lineage"], "serial": before["serial"]}
+    assert before["lineage"] and before["serial"] >= 1
+    assert doc["changes"] == [
+        {
+            "address": a("b"),
+            "action": "stop",
+            "sdkAppId": APP,
+            "taskId": "b",
+            "region": "ap-singapore",
+            "source": "manifests/m.yaml:10",
+        },
+        {
+            "address": a("c"),
+            "action": "stop",
+            "sdkAppId": APP,
+            "taskId": "c",
+            "region": "ap-singapore",
+            "source": "manifests/m.yaml:11",
+        },
+    ]
+    assert doc["summary"] == {"stop": 2, "forget": 0, "unchanged": 1}
+    printed = reconciler("plan", "--json", env=env, cwd=tmp_path)
+    assert json.loads(printed.stdout) == doc  # --json prints the document --out saves
+
+    # declared after the plan was made: the saved plan does not know it
+    manifest(tmp_path / "manifests" / "late.yaml", ["late"])
+    applied = reconciler("apply", "plan.json", env=env, cwd=tmp_path)  # stdin: no terminal
+    assert applied.returncode == 0, applied.stderr
+    assert "Enter a value" not in applied.stdout
+    assert "Apply complete! 2 stopped" in applied.stdout
+    assert emulator.effective_stops() == {a("a"): 1, a("b"): 1, a("c"): 1}
+    assert stop_calls(emulator) == 3
+    assert listed(env, tmp_path) == [a("a"), a("b"), a("c")]
+    plan = json.loads(reconciler("plan", "--json", env=env, cwd=tmp_path).stdout)
+    assert [c["address"] for c in plan["changes"]] == [a("late")]
+
+
+def test_stale_saved_plans_are_refused_without_a_call(
+    tmp_path: Path, emulator: EmulatorProcess, env: dict[str, str]
+) -> None:
+    emulator.add_tasks(seed(["x", "y", "z"]))
+    path = manifest(tmp_path / "manifests" / "m.yaml", ["x"])
+    state_a, state_b = str(tmp_path / "a.db"), str(tmp_path / "b.db")
+    for state in (state_a, state_b):  # two states, each with its own lineage
+        done = reconciler("apply", "--auto-approve", "--state", state, env=env, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+    b_before = pull(env, tmp_path, "--state", state_b)
+    manifest(path, ["x", "y", "z"])
+    planned = reconciler("plan", "--out", "p.json", "--state", state_a, env=env, cwd=tmp_path)
+    assert planned.returncode == 0, planned.stderr
+    calls = emulator.stats()["calls"]
+
+    # another state (another lineage), which has records
+    other = reconciler("apply", "p.json", "--state", state_b, env=env, cwd=tmp_path)
+    assert other.returncode == 1
+    assert "saved plan is stale" in other.stderr and "another state" in other.stderr
+    assert no_traceback(other)
+    assert emulator.stats()["calls"] == calls
+    assert pull(env, tmp_path, "--state", state_b) == b_before
+
+    # the same state, changed since the plan (an older serial)
+    between = reconciler(
+        "apply", "--auto-approve", "--target", a("y"), "--state", state_a, env=env, cwd=tmp_path
+    )
+    assert between.returncode == 0, between.stderr
+    calls = emulator.stats()["calls"]
+    older = reconciler("apply", "p.json", "--state", state_a, env=env, cwd=tmp_path)
+    assert older.returncode == 1
+    assert "saved plan is stale" in older.stderr and "serial" in older.stderr
+    assert no_traceback(older)
+    assert emulator.stats()["calls"] == calls
+    assert emulator.effective_stops() == {a("x"): 1, a("y"): 1}
+    assert listed(env, tmp_path, "--state", state_a) == [a("x"), a("y")]
+
+
+def test_plan_made_without_state(
+    tmp_path: Path, emulator: EmulatorProcess, env: dict[str, str]
+) -> None:
+    emulator.add_tasks(seed(["a"]))
+    manifest(tmp_path / "manifests" / "m.yaml", ["a"])
+    assert reconciler("plan", "--out", "first.json", env=env, cwd=tmp_path).returncode == 0
+    doc = json.loads((tmp_path / "first.json").read_text())
+    assert doc["state"] == {"lineage": None, "serial": 0}
+    assert not (tmp_path / "state.db").exists()  # planning creates no state
+    shutil.copy(tmp_path / "first.json", tmp_path / "again.json")
+
+    applied = reconciler("apply", "first.json", env=env, cwd=tmp_path)  # still-empty state
+    assert applied.returncode == 0, applied.stderr
+    assert emulator.effective_stops() == {a("a"): 1}
+    calls = emulator.stats()["calls"]
+    stale = reconciler("apply", "again.json", env=env, cwd=tmp_path)  # state exists now
+    assert stale.returncode == 1
+    assert "saved plan is stale" in stale.stderr
+    assert emulator.stats()["calls"] == calls
+
+
+MALFORMED_PLANS = {
+    "syntax": ("{not json", "broken.json:1:2: not valid JSON"),
+    "array": ("[1, 2]", "not a plan document"),
+    "no-state": ('{"format_version": 1}', "has no 'state' field"),
+    "version": ('{"format_version": 99, "state": {}, "changes": []}', "format_version 99"),
+    "region": (
+        '{"format_version": 1, "state": {"lineage": null, "serial": 0}, "changes": '
+        '[{"address": "1400000001/a", "action": "stop", "region": "mars-1"}]}',
+        "unknown region 'mars-1'",
+    ),
+    "address": (
+        '{"format_version": 1, "state": {"lineage": null, "serial": 0}, "changes": '
+        '[{"address": "no-slash", "action": "stop", "region": "ap-singapore"}]}',
+        "not a plan document",
+    ),
+    "missing": (None, "no such plan file"),
+}
+
+
+def test_malformed_plan_file_is_one_clear_error(
+    tmp_path: Path, emulator: EmulatorProcess, env: dict[str, str]
+) -> None:
+    manifest(tmp_path / "manifests" / "m.yaml", ["a"])
+    emulator.add_tasks(seed(["a"]))
+    plan_file = tmp_path / "broken.json"
+    for case, (content, expected) in MALFORMED_PLANS.items():
+        plan_file.unlink(missing_ok=True)
+        if content is not None:
+            plan_file.write_text(content)
+        result = reconciler("apply", "broken.json", env=env, cwd=tmp_path)
+        assert result.returncode == 1, case
+        assert no_traceback(result), (case, result.stderr)
+        errors = error_lines(result)
+        assert len(errors) == 1, (case, result.stderr)
+        assert errors[0].startswith("Error: broken.json"), (case, errors)
+        assert expected in errors[0], (case, errors)
+    assert stop_calls(emulator) == 0
+    assert not (tmp_path / "state.db").exists()
+
+
+# --- --target ------------------------------------------------------------------------
+
+
+def test_target_on_plan_and_apply(
+    tmp_path: Path, emulator: EmulatorProcess, env: dict[str, str]
+) -> None:
+    emulator.add_tasks(seed(["a", "b", "c", "d"]))
+    manifest(tmp_path / "manifests" / "m.yaml", ["a", "b", "c", "d"])
+
+    plan = reconciler(
+        "plan", "--json", "--target", a("a"), "--target", a("c"), env=env, cwd=tmp_path
+    )
+    assert plan.returncode == 0, plan.stderr
+    doc = json.loads(plan.stdout)
+    assert [c["address"] for c in doc["changes"]] == [a("a"), a("c")]
+    assert doc["summary"] == {"stop": 2, "forget": 0, "unchanged": 0}
+
+    for command in (["plan"], ["apply", "--auto-approve"]):
+        nothing = reconciler(
+            *command, "--target", a("a"), "--target", a("nosuch"), env=env, cwd=tmp_path
+        )
+        assert nothing.returncode == 1, command
+        assert "--target matches nothing" in nothing.stderr and a("nosuch") in nothing.stderr
+        assert a("a") not in error_lines(nothing)[0]  # names only what matched nothing
+        assert no_traceback(nothing)
+    assert stop_calls(emulator) == 0
+
+    applied = reconciler("apply", "--auto-approve", "--target", a("b"), env=env, cwd=tmp_path)
+    assert applied.returncode == 0, applied.stderr
+    assert emulator.effective_stops() == {a("b"): 1}
+    assert listed(env, tmp_path) == [a("b")]
+
+    # a saved plan narrowed by --target at apply time
+    assert reconciler("plan", "--out", "p.json", env=env, cwd=tmp_path).returncode == 0
+    unmatched = reconciler("apply", "p.json", "--target", a("b"), env=env, cwd=tmp_path)
+    assert unmatched.returncode == 1  # b is recorded: it is not in the saved plan
+    assert "--target matches nothing" in unmatched.stderr and a("b") in unmatched.stderr
+    assert stop_calls(emulator) == 1
+    narrowed = reconciler("apply", "p.json", "--target", a("d"), env=env, cwd=tmp_path)
+    assert narrowed.returncode == 0, narrowed.stderr
+    assert emulator.effective_stops() == {a("b"): 1, a("d"): 1}
+    assert listed(env, tmp_path) == [a("b"), a("d")]
+
+
+# --- plan --refresh --------------------------------------------------------------------
+
+
+def test_plan_refresh_adds_live_status_and_changes_nothing(
+    tmp_path: Path, emulator: EmulatorProcess, env: dict[str, str]
+) -> None:
+    emulator.add_tasks(seed(["running"]) + seed(["ended"], status="Finished"))
+    manifest(tmp_path / "manifests" / "m.yaml", ["running", "ended"])
+    plain = json.loads(reconciler("plan", "--json", env=env, cwd=tmp_path).stdout)
+    assert all("live" not in change for change in plain["changes"])
+
+    result = reconciler("plan", "--refresh", "--json", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    live = {c["address"]: (c["action"], c["live"]) for c in doc["changes"]}
+    assert live == {a("running"): ("stop", "InProgress"), a("ended"): ("stop", "NotExist")}
+    assert doc["summary"] == plain["summary"]
+    calls = emulator.stats()["calls"]
+    assert calls.get("DescribeStreamIngest") == 2
+    assert calls.get("StopStreamIngest", 0) == 0
+    assert emulator.effective_stops() == {}
+    assert not (tmp_path / "state.db").exists()
+
+    human = reconciler("plan", "--refresh", env=env, cwd=tmp_path)
+    assert "[live: NotExist]" in human.stdout and "[live: InProgress]" in human.stdout
+
+
+# --- the state lock --------------------------------------------------------------------
+
+
+def test_second_apply_fails_at_once_naming_the_running_apply(
+    tmp_path: Path, emulator: EmulatorProcess, env: dict[str, str]
+) -> None:
+    tasks = [f"t{i:02}" for i in range(20)]
+    emulator.add_tasks(seed(tasks))
+    manifest(tmp_path / "manifests" / "m.yaml", tasks)
+    emulator.configure(latency=0.5)
+    first = start("apply", "--auto-approve", "--parallelism", "1", env=env, cwd=tmp_path)
+    try:
+        wait_for(lambda: stop_calls(emulator) >= 1, what="the first apply to begin")
+        started = time.monotonic()
+        second = reconciler("apply", "--auto-approve", env=env, cwd=tmp_path)
+        assert time.monotonic() - started < 5
+        assert first.poll() is None, "the first apply ended too early to test the lock"
+        assert second.returncode == 1
+        message = error_lines(second)[0]
+        assert "is locked by apply" in message
+        assert f"on host {socket.gethostname()}, pid {first.pid}" in message
+        assert re.search(SINCE, message), message
+        assert no_traceback(second)
+        rm = reconciler("state", "rm", a("t00"), env=env, cwd=tmp_path)
+        assert rm.returncode == 1 and f"pid {first.pid}" in rm.stderr
+        first.send_signal(signal.SIGTERM)  # no need to wait for all twenty
+        _, err = first.communicate(timeout=30)
+        assert first.returncode == 143, err
+    finally:
+        end(first)
+    # every stop that took effect was recorded; none happened twice
+    emulator.configure(latency=0.0)
+    rest = reconciler("apply", "--auto-approve", env=env, cwd=tmp_path)
+    assert rest.returncode == 0, rest.stderr
+    assert listed(env, tmp_path) == [a(t) for t in tasks]
+    assert emulator.effective_stops() == {a(t): 1 for t in tasks}
+
+
+def test_lock_timeout_waits_then_fails(
+    tmp_path: Path, emulator: EmulatorProcess, env: dict[str, str]
+) -> None:
+    manifest(tmp_path / "manifests" / "m.yaml", ["a"])
+    emulator.add_tasks(seed(["a"]))
+    holder = hold_lock(str(tmp_path / "state.db"), tmp_path)
+    try:
+        started = time.monotonic()
+        result = reconciler("apply", "--auto-approve", "--lock-timeout", "1", env=env, cwd=tmp_path)
+        waited = time.monotonic() - started
+        assert result.returncode == 1
+        assert 1.0 <= waited < 15
+        message = error_lines(result)[0]
+        assert "after waiting 1" in message
+        assert f"test (run r1) on host {socket.gethostname()}, pid {holder.pid}" in message
+        assert re.search(SINCE, message), message
+        assert stop_calls(emulator) == 0
+    finally:
+        end(holder)
+
+
+def test_killed_lock_holder_does_not_block_the_next_apply(
+    tmp_path: Path, emulator: EmulatorProcess, env: dict[str, str]
+) -> None:
+    manifest(tmp_path / "manifests" / "m.yaml", ["a"])
+    emulator.add_tasks(seed(["a"]))
+    holder = hold_lock(str(tmp_path / "state.db"), tmp_path)
+    try:
+        busy = reconciler("apply", "--auto-approve", env=env, cwd=tmp_path)
+        assert busy.returncode == 1 and f"pid {holder.pid}" in busy.stderr
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(30)
+    finally:
+        end(holder)
+    started = time.monotonic()
+    result = reconciler("apply", "--auto-approve", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started < 15
+    assert emulator.effective_stops() == {a("a"): 1}
+
+
+# --- state rm / pull / push ----------------------------------------------------------
+
+
+def test_state_rm(tmp_path: Path, emulator: EmulatorProcess, env: dict[str, str]) -> None:
+    emulator.add_tasks(seed(["a", "b"]))
+    manifest(tmp_path / "manifests" / "m.yaml", ["a", "b"])
+    assert reconciler("apply", "--auto-approve", env=env, cwd=tmp_path).returncode == 0
+    serial = pull(env, tmp_path)["serial"]
+
+    removed = reconciler("state", "rm", a("a"), env=env, cwd=tmp_path)
+    assert removed.returncode == 0, removed.stderr
+    assert f"Removed {a('a')}" in removed.stdout
+    assert listed(env, tmp_path) == [a("b")]
+    assert pull(env, tmp_path)["serial"] == serial + 1
+    plan = reconciler("plan", "--json", env=env, cwd=tmp_path)
+    changes = json.loads(plan.stdout)["changes"]
+    assert [(c["address"], c["action"]) for c in changes] == [(a("a"), "stop")]
+
+    unknown = reconciler("state", "rm", a("b"), a("nosuch"), env=env, cwd=tmp_path)
+    assert unknown.returncode == 1
+    assert a("nosuch") in unknown.stderr and "nothing was removed" in unknown.stderr
+    assert no_traceback(unknown)
+    assert listed(env, tmp_path) == [a("b")]
+    assert pull(env, tmp_path)["serial"] == serial + 1
+
+
+def test_state_pull_and_push(
+    tmp_path: Path, emulator: EmulatorProcess, env: dict[str, str]
+) -> None:
+    emulator.add_tasks(seed(["a", "b"]) + seed(["c"], status="Finished"))
+    manifest(tmp_path / "manifests" / "m.yaml", ["a", "b", "c"])
+    assert reconciler("apply", "--auto-approve", env=env, cwd=tmp_path).returncode == 0
+    doc = pull(env, tmp_path)
+    assert set(doc) == {"format_version", "lineage", "serial", "records"}
+    assert doc["format_version"] == 1 and doc["serial"] == 3
+    assert re.fullmatch(r"[0-9a-f-]{36}", doc["lineage"])
+    assert [r["address"] for r in doc["records"]] == [a("a"), a("b"), a("c")]
+    for record in doc["records"]:
+        assert set(record) == {
+            "address",
+            "sdkAppId",
+            "taskId",
+            "region",
+            "outcome",
+            "requestId",
+            "time",
+            "source",
+        }
+        assert record["sdkAppId"] == APP and record["region"] == "ap-singapore"
+        assert record["time"].endswith("Z") and record["requestId"]
+    outcomes = {r["taskId"]: r["outcome"] for r in doc["records"]}
+    assert outcomes == {"a": "stopped", "b": "stopped", "c": "already_stopped"}
+    pulled = write(tmp_path / "pulled.json", json.dumps(doc))
+
+    # an empty store accepts any lineage; the pushed state plans with no changes
+    fresh = str(tmp_path / "fresh.db")
+    pushed = reconciler("state", "push", str(pulled), "--state", fresh, env=env, cwd=tmp_path)
+    assert pushed.returncode == 0, pushed.stderr
+    copy = pull(env, tmp_path, "--state", fresh)
+    assert copy["lineage"] == doc["lineage"] and copy["records"] == doc["records"]
+    plan = reconciler("plan", "--detailed-exitcode", "--state", fresh, env=env, cwd=tmp_path)
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    assert "No changes." in plan.stdout
+
+    # a different lineage is refused unless forced
+    other = str(tmp_path / "other.db")
+    done = reconciler(
+        "apply", "--auto-approve", "--target", a("a"), "--state", other, env=env, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    other_doc = pull(env, tmp_path, "--state", other)
+    refused = reconciler("state", "push", str(pulled), "--state", other, env=env, cwd=tmp_path)
+    assert refused.returncode == 1
+    assert "lineage" in refused.stderr and "--force" in refused.stderr
+    assert no_traceback(refused)
+    assert pull(env, tmp_path, "--state", other) == other_doc
+    forced = reconciler(
+        "state", "push", str(pulled), "--force", "--state", other, env=env, cwd=tmp_path
+    )
+    assert forced.returncode == 0, forced.stderr
+    after = pull(env, tmp_path, "--state", other)
+    assert after["lineage"] == doc["lineage"] and after["records"] == doc["records"]
+    assert after["serial"] > other_doc["serial"]
+
+    # an older serial of the same lineage is refused unless forced
+    assert reconciler("state", "rm", a("c"), env=env, cwd=tmp_path).returncode == 0
+    newer = pull(env, tmp_path)
+    assert newer["serial"] == doc["serial"] + 1
+    older = reconciler("state", "push", str(pulled), env=env, cwd=tmp_path)
+    assert older.returncode == 1
+    assert "older" in older.stderr and "--force" in older.stderr
+    assert pull(env, tmp_path) == newer
+    forced = reconciler("state", "push", str(pulled), "--force", env=env, cwd=tmp_path)
+    assert forced.returncode == 0, forced.stderr
+    restored = pull(env, tmp_path)
+    assert restored["records"] == doc["records"] and restored["serial"] > newer["serial"]
+    assert stop_calls(emulator) == 4  # a, b, c (TaskFinished), and a again on "other"
+
+
+# --- schema and validate ---------------------------------------------------------------
+
+
+def test_schema_validates_the_example_manifests(tmp_path: Path) -> None:
+    import jsonschema
+
+    env = cli_env(tmp_path)
+    result = reconciler("schema", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    schema = json.loads(result.stdout)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    examples = sorted((REPO / "manifests").rglob("*.y*ml"))
+    assert examples, "no example manifests in manifests/"
+    documents = 0
+    for path in examples:
+        for document in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+            if document is None:
+                continue
+            errors = [e.message for e in validator.iter_errors(document)]
+            assert not errors, (path, errors)
+            documents += 1
+        valid = reconciler("validate", str(path), env=env, cwd=tmp_path)
+        assert valid.returncode == 0, valid.stdout + valid.stderr
+    assert documents
+    # and the schema refuses what validate refuses
+    bad = {
+        "apiVersion": "reconciler/v1",
+        "kind": "StreamIngestStop",
+        "spec": {"region": "ap-singapore", "sdkAppId": APP, "tasks": [{"taskID": "x"}]},
+    }
+    assert list(validator.iter_errors(bad))
+
+
+def test_validate_good_and_bad_manifests(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    manifest(tmp_path / "good" / "one.yaml", ["a", "b"])
+    write(
+        tmp_path / "good" / "nested" / "two.yml",
+        f"""
+        apiVersion: reconciler/v1
+        kind: StreamIngestStop
+        spec:
+          region: ap-jakarta
+          sdkAppId: {APP}
+          tasks:
+            - taskId: c
+              note: done
+        ---
+        apiVersion: reconciler/v1
+        kind: StreamIngestStop
+        spec:
+          region: ap-beijing
+          sdkAppId: 1400000002
+          tasks: ["c"]
+        """,
+    )
+    good = reconciler("validate", "good", env=env, cwd=tmp_path)
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "4 tasks in 2 files" in good.stdout
+    assert json.loads(reconciler("validate", "--json", "good", env=env, cwd=tmp_path).stdout)[
+        "valid"
+    ]
+
+    manifest(tmp_path / "bad" / "a.yaml", ["dup"])
+    write(
+        tmp_path / "bad" / "b.yaml",
+        f"""
+        apiVersion: reconciler/v1
+        kind: StreamIngestStop
+        spec:
+          region: ap-singapore
+          sdkAppId: {APP}
+          tasks:
+            - taskID: typo
+            - 1.5
+            - taskId: x
+              region: eu-frankfurt
+            - dup
+        """,
+    )
+    bad = reconciler("validate", "bad", env=env, cwd=tmp_path)
+    assert bad.returncode == 1
+    assert no_traceback(bad)
+    lines = [line for line in bad.stderr.splitlines() if re.match(r"bad/\w\.yaml:\d+:\d+: ", line)]
+    text = "\n".join(lines)
+    assert re.search(r"^bad/b\.yaml:7:7: .*taskID.*did you mean 'taskId'", text, re.M), text
+    assert re.search(r"^bad/b\.yaml:8:7: .*quote", text, re.M), text
+    assert re.search(r"^bad/b\.yaml:10:\d+: .*eu-frankfurt", text, re.M), text
+    assert re.search(r"^bad/b\.yaml:11:\d+: .*declared twice.*bad/a\.yaml:9", text, re.M), text
+    assert "problems in the manifests" in bad.stderr
+    problems = json.loads(reconciler("validate", "--json", "bad", env=env, cwd=tmp_path).stdout)
+    assert problems["valid"] is False and len(problems["problems"]) >= 4
+    assert {p["file"] for p in problems["problems"]} == {"bad/b.yaml"}

@@ -1,0 +1,491 @@
+"""The production examples (Dockerfile, Kubernetes, CI, alerts, docs/production.md).
+
+They are not run here (no container engine, cluster or CI service), so they are
+checked as far as they can be without one: every YAML file parses; the CronJob,
+Deployment, Dockerfile and workflows keep their safety properties; every
+``reconciler …`` command in them parses with the real CLI parser, so a renamed or
+removed flag breaks this test rather than a user's pipeline; the example
+manifests validate; and the metric names the alerts use are the ones the run loop
+writes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import yaml
+
+from reconciler import operations
+from reconciler.cli import build_parser
+from reconciler.engine import Halt
+from reconciler.runloop import CycleResult, LoopSettings, run_loop
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+K8S = EXAMPLES / "kubernetes"
+DOCKERFILE = ROOT / "Dockerfile"
+DOCS = ROOT / "docs" / "production.md"
+GITHUB = EXAMPLES / "ci" / "github-actions.yml"
+GITLAB = EXAMPLES / "ci" / "gitlab-ci.yml"
+ALERTS = EXAMPLES / "prometheus" / "reconciler-alerts.yml"
+
+IMAGE_NAME = "trtc-ingest-reconciler"
+SECRET_ENV = ("TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY", "PGPASSWORD")
+SUBCOMMANDS = ("validate", "plan", "apply", "state", "run", "schema", "emulator")
+_SHELL_OPERATOR = re.compile(r"^[();<>|&]+$")
+_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+
+
+# --- helpers ----------------------------------------------------------------------
+
+
+def yaml_docs(path: Path) -> list[Any]:
+    return [doc for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")) if doc is not None]
+
+
+def one_doc(path: Path, kind: str) -> dict[str, Any]:
+    docs = [d for d in yaml_docs(path) if isinstance(d, dict) and d.get("kind") == kind]
+    assert len(docs) == 1, f"{path.name}: expected one {kind}, found {len(docs)}"
+    return docs[0]
+
+
+def shell_commands(script: str) -> Iterator[list[str]]:
+    """Each simple command of a shell script, as words (operators and redirections cut)."""
+    for line in script.replace("\\\n", " ").splitlines():
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
+        words: list[str] = []
+        for token in [*lexer, ";"]:
+            if _SHELL_OPERATOR.match(token):
+                if token[0] in "<>" and words and words[-1].isdigit():
+                    words.pop()  # the fd of "2>file"
+                if words:
+                    yield words
+                words = []
+                if token[0] in "<>":
+                    words = ["<redirect-target>"]  # the next word is a file, not a command
+            else:
+                words.append(token)
+
+
+def reconciler_argvs(script: str) -> list[list[str]]:
+    """The arguments of every ``reconciler`` / ``python -m reconciler`` call in a script,
+    and of every ``docker run … IMAGE ARGS`` of this project's image."""
+    found = []
+    for words in shell_commands(script):
+        while words and (_ASSIGNMENT.match(words[0]) or words[0] in ("exec", "time", "!")):
+            words = words[1:]
+        if words[:1] == ["reconciler"]:
+            found.append(words[1:])
+        elif words[:3] in (["python", "-m", "reconciler"], ["python3", "-m", "reconciler"]):
+            found.append(words[3:])
+        elif words[:2] == ["docker", "run"]:
+            image = next(i for i, w in enumerate(words) if w.startswith(IMAGE_NAME))
+            found.append(words[image + 1 :])
+    return found
+
+
+def assert_parses(argv: list[str], where: str) -> Any:
+    """Parse ``argv`` with the real CLI parser; fail naming the command if it would exit."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:
+        pytest.fail(f"{where}: `reconciler {shlex.join(argv)}` does not parse (exit {exc.code})")
+    if args.command == "apply":
+        plan_file = len(args.paths) == 1 and args.paths[0].endswith(".json")
+        assert args.auto_approve or plan_file, (
+            f"{where}: `reconciler {shlex.join(argv)}` would ask for confirmation: "
+            "unattended applies need --auto-approve or a saved plan file"
+        )
+    return args
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
+    lines = [
+        line for line in DOCKERFILE.read_text(encoding="utf-8").splitlines()
+        if not line.lstrip().startswith("#")
+    ]
+    text = re.sub(r"\\\n", " ", "\n".join(lines))
+    result = []
+    for line in text.splitlines():
+        if line.strip():
+            instruction, _, rest = line.strip().partition(" ")
+            result.append((instruction.upper(), rest.strip()))
+    return result
+
+
+def final_stage() -> list[tuple[str, str]]:
+    instructions = dockerfile_instructions()
+    last_from = max(i for i, (name, _) in enumerate(instructions) if name == "FROM")
+    return instructions[last_from:]
+
+
+def image_user() -> tuple[int, int]:
+    users = [rest for name, rest in final_stage() if name == "USER"]
+    assert users, "the final stage sets no USER: the image would run as root"
+    user, _, group = users[-1].partition(":")
+    assert user.isdigit(), f"USER {users[-1]!r} is not numeric (runAsNonRoot needs a UID)"
+    return int(user), int(group or user)
+
+
+def image_workdir() -> str:
+    workdirs = [rest for name, rest in final_stage() if name == "WORKDIR"]
+    assert workdirs, "the final stage sets no WORKDIR"
+    return workdirs[-1]
+
+
+def pod_spec(workload: dict[str, Any]) -> dict[str, Any]:
+    if workload["kind"] == "CronJob":
+        spec: dict[str, Any] = workload["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    else:
+        spec = workload["spec"]["template"]["spec"]
+    return spec
+
+
+def reconciler_container(spec: dict[str, Any]) -> dict[str, Any]:
+    containers = [c for c in spec["containers"] if IMAGE_NAME in c["image"]]
+    assert len(containers) == 1, "expected exactly one reconciler container"
+    return containers[0]
+
+
+def env_of(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {entry["name"]: entry for entry in container.get("env", [])}
+
+
+WORKLOADS = [
+    pytest.param(K8S / "cronjob.yaml", "CronJob", id="cronjob"),
+    pytest.param(K8S / "deployment-run.yaml", "Deployment", id="deployment-run"),
+]
+
+
+# --- every YAML example ---------------------------------------------------------------
+
+
+def test_every_yaml_example_parses() -> None:
+    files = sorted(EXAMPLES.rglob("*.y*ml"))
+    names = {p.relative_to(EXAMPLES).as_posix() for p in files}
+    assert {
+        "kubernetes/cronjob.yaml", "kubernetes/deployment-run.yaml",
+        "kubernetes/configmap.yaml", "kubernetes/secret.example.yaml",
+        "ci/github-actions.yml", "ci/gitlab-ci.yml", "prometheus/reconciler-alerts.yml",
+    } <= names
+    for path in files:
+        docs = yaml_docs(path)
+        assert docs, f"{path}: no YAML document"
+        for doc in docs:
+            assert isinstance(doc, dict), f"{path}: a document is not a mapping"
+            if path.parent == K8S:
+                assert {"apiVersion", "kind", "metadata"} <= doc.keys(), path
+                assert doc["metadata"].get("name"), path
+
+
+def test_example_secret_holds_only_marked_placeholders() -> None:
+    secrets = [d for d in yaml_docs(K8S / "secret.example.yaml") if d["kind"] == "Secret"]
+    keys: set[str] = set()
+    for secret in secrets:
+        assert "data" not in secret, "use stringData with visible placeholders"
+        for key, value in secret["stringData"].items():
+            keys.add(key)
+            assert value.startswith("REPLACE_ME"), f"{key} is not an obvious placeholder"
+    assert set(SECRET_ENV) <= keys
+
+
+# --- Kubernetes -----------------------------------------------------------------------
+
+
+def test_cronjob_schedule_and_job_limits() -> None:
+    cronjob = one_doc(K8S / "cronjob.yaml", "CronJob")
+    assert cronjob["apiVersion"] == "batch/v1"
+    spec = cronjob["spec"]
+    assert spec["concurrencyPolicy"] == "Forbid"
+    assert isinstance(spec["startingDeadlineSeconds"], int)
+    assert isinstance(spec["successfulJobsHistoryLimit"], int)
+    assert isinstance(spec["failedJobsHistoryLimit"], int)
+    job = spec["jobTemplate"]["spec"]
+    assert isinstance(job["backoffLimit"], int)
+    assert 0 < job["activeDeadlineSeconds"] < 300, "a Job must end before the next schedule"
+    assert job["template"]["spec"]["restartPolicy"] == "Never"
+
+
+def test_cronjob_applies_unattended_from_the_configmap() -> None:
+    spec = pod_spec(one_doc(K8S / "cronjob.yaml", "CronJob"))
+    container = reconciler_container(spec)
+    assert "command" not in container, "the image's ENTRYPOINT is reconciler; use args"
+    args = container["args"]
+    assert args[0] in SUBCOMMANDS
+    parsed = assert_parses(args, "cronjob.yaml")
+    assert parsed.command == "apply"
+    assert parsed.auto_approve
+    assert parsed.log_format == "json"
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    for path in parsed.paths:
+        assert volumes[mounts[path]]["configMap"]["name"] == "trtc-reconciler-manifests"
+
+
+@pytest.mark.parametrize(("path", "kind"), WORKLOADS)
+def test_workload_takes_credentials_and_state_from_secrets(path: Path, kind: str) -> None:
+    env = env_of(reconciler_container(pod_spec(one_doc(path, kind))))
+    for name in SECRET_ENV:
+        assert "value" not in env[name], f"{name} must not be a literal value"
+        assert env[name]["valueFrom"]["secretKeyRef"]["key"], name
+    for name, entry in env.items():
+        if re.search(r"SECRET|PASSWORD|TOKEN", name):
+            assert "secretKeyRef" in entry.get("valueFrom", {}), f"{name} not from a Secret"
+    state = urlsplit(env["RECONCILER_STATE"]["value"])
+    assert state.scheme == "postgresql"
+    assert state.password is None, "the state URL must not carry the password"
+    assert "password" not in parse_qs(state.query)
+    assert parse_qs(state.query)["state"], "name the state (?state=NAME)"
+
+
+@pytest.mark.parametrize(("path", "kind"), WORKLOADS)
+def test_workload_is_locked_down(path: Path, kind: str) -> None:
+    spec = pod_spec(one_doc(path, kind))
+    uid, gid = image_user()
+    pod = spec["securityContext"]
+    assert pod["runAsNonRoot"] is True
+    assert pod["runAsUser"] == uid
+    assert pod["runAsGroup"] == gid
+    assert pod["seccompProfile"]["type"] == "RuntimeDefault"
+    assert spec["automountServiceAccountToken"] is False
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    for container in spec["containers"]:
+        sc = container["securityContext"]
+        assert sc["readOnlyRootFilesystem"] is True, container["name"]
+        assert sc["allowPrivilegeEscalation"] is False, container["name"]
+        assert sc["capabilities"]["drop"] == ["ALL"], container["name"]
+        assert container["resources"]["limits"]["memory"], container["name"]
+    container = reconciler_container(spec)
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    # A read-only root needs somewhere writable: /tmp and the image's WORKDIR.
+    for writable in ("/tmp", image_workdir()):
+        assert "emptyDir" in volumes[mounts[writable]], f"{writable} is not an emptyDir"
+
+
+def test_run_deployment_shares_its_metrics_file_with_the_exporter() -> None:
+    deployment = one_doc(K8S / "deployment-run.yaml", "Deployment")
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"]["type"] == "Recreate"
+    spec = pod_spec(deployment)
+    container = reconciler_container(spec)
+    parsed = assert_parses(container["args"], "deployment-run.yaml")
+    assert parsed.command == "run"
+    assert parsed.metrics_file
+    metrics_dir = str(Path(parsed.metrics_file).parent)
+    exporter = next(c for c in spec["containers"] if "node-exporter" in c["image"])
+    assert f"--collector.textfile.directory={metrics_dir}" in exporter["args"]
+    shared = [
+        {m["name"] for m in c["volumeMounts"] if m["mountPath"] == metrics_dir}
+        for c in (container, exporter)
+    ]
+    assert shared[0] and shared[0] == shared[1]
+
+
+def _configmap_manifests(tmp_path: Path) -> Path:
+    configmap = one_doc(K8S / "configmap.yaml", "ConfigMap")
+    assert configmap["data"]
+    directory = tmp_path / "flat"
+    directory.mkdir()
+    for name, text in configmap["data"].items():
+        (directory / name).write_text(text, encoding="utf-8")
+    return directory
+
+
+def test_configmap_manifests_validate(tmp_path: Path) -> None:
+    result = operations.validate([str(_configmap_manifests(tmp_path))])
+    assert not result.problems, [str(p) for p in result.problems]
+    assert result.tasks
+
+
+def test_configmap_volume_layout_reads_each_manifest_once(tmp_path: Path) -> None:
+    """The kubelet mounts a ConfigMap as NAME -> ..data/NAME, ..data -> ..<timestamp>/."""
+    flat = _configmap_manifests(tmp_path)
+    mount = tmp_path / "manifests"
+    stamped = mount / "..2024_01_01_00_00_00.000000001"
+    stamped.mkdir(parents=True)
+    (mount / "..data").symlink_to(stamped.name)
+    for source in flat.iterdir():
+        (stamped / source.name).write_bytes(source.read_bytes())
+        (mount / source.name).symlink_to(f"..data/{source.name}")
+    expected = operations.validate([str(flat)])
+    result = operations.validate([str(mount)])
+    assert not result.problems, [str(p) for p in result.problems]
+    assert sorted(t.address for t in result.tasks) == sorted(t.address for t in expected.tasks)
+
+
+# --- Dockerfile -----------------------------------------------------------------------
+
+
+def test_dockerfile_final_stage_runs_reconciler_as_non_root() -> None:
+    instructions = dockerfile_instructions()
+    froms = [rest for name, rest in instructions if name == "FROM"]
+    assert len(froms) >= 2, "multi-stage: build, then a clean final stage"
+    assert "python:3.12-slim" in DOCKERFILE.read_text(encoding="utf-8")
+    uid, gid = image_user()
+    assert uid >= 1000 and gid >= 1000
+    final = final_stage()
+    entrypoints = [json.loads(rest) for name, rest in final if name == "ENTRYPOINT"]
+    assert entrypoints[-1] == ["reconciler"]
+    cmd = [json.loads(rest) for name, rest in final if name == "CMD"][-1]
+    assert_parses(cmd, "Dockerfile CMD")
+    env = " ".join(rest for name, rest in final if name == "ENV")
+    assert "PYTHONDONTWRITEBYTECODE=1" in env and "PYTHONUNBUFFERED=1" in env
+    assert any(name == "COPY" and rest.startswith("--from=") for name, rest in final)
+
+
+def test_dockerfile_installs_the_postgres_extra_and_bakes_in_no_secret() -> None:
+    instructions = dockerfile_instructions()
+    runs = " ".join(rest for name, rest in instructions if name == "RUN")
+    assert "[postgres]" in runs
+    for name, rest in instructions:
+        if name in ("ENV", "ARG"):
+            assert not re.search(r"SECRET|PASSWORD|TOKEN|RECONCILER_STATE", rest), rest
+    ignore = [
+        line.strip() for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert ignore[0] == "*", ".dockerignore should allow-list the build context"
+    assert not any(p.startswith("!.") for p in ignore), "no dot-files in the context"
+
+
+# --- CI workflows ---------------------------------------------------------------------
+
+
+def _workflow_jobs() -> dict[str, Any]:
+    workflow = yaml_docs(GITHUB)[0]
+    triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads `on:` as True
+    assert {"pull_request", "push", "schedule"} <= set(triggers)
+    assert "main" in triggers["push"]["branches"]
+    jobs: dict[str, Any] = workflow["jobs"]
+    return jobs
+
+
+def _job_argvs(job: dict[str, Any]) -> list[list[str]]:
+    return [argv for step in job["steps"] for argv in reconciler_argvs(step.get("run", ""))]
+
+
+def _job_for(event: str) -> dict[str, Any]:
+    matches = [job for job in _workflow_jobs().values() if event in job.get("if", "")]
+    assert len(matches) == 1, f"expected one job for {event}"
+    return matches[0]
+
+
+def test_github_workflow_commands_parse() -> None:
+    argvs = [argv for job in _workflow_jobs().values() for argv in _job_argvs(job)]
+    assert len(argvs) >= 6
+    for argv in argvs:
+        assert_parses(argv, GITHUB.name)
+
+
+def test_github_pull_request_plans_with_detailed_exitcode() -> None:
+    job = _job_for("pull_request")
+    parsed = [assert_parses(a, GITHUB.name) for a in _job_argvs(job)]
+    assert [p.command for p in parsed] == ["validate", "plan"]
+    assert parsed[1].detailed_exitcode and parsed[1].out
+    script = next(s["run"] for s in job["steps"] if "plan" in s.get("run", ""))
+    assert "|| code=$?" in script and "2)" in script, "exit 2 (changes) must not fail the job"
+    assert any("upload-artifact" in s.get("uses", "") for s in job["steps"])
+    assert "TENCENTCLOUD_SECRET_KEY" not in job.get("env", {}), "plans need no cloud key"
+
+
+def test_github_merge_applies_the_plan_it_just_made() -> None:
+    parsed = [assert_parses(a, GITHUB.name) for a in _job_argvs(_job_for("push"))]
+    plans = [p for p in parsed if p.command == "plan"]
+    applies = [p for p in parsed if p.command == "apply"]
+    assert len(plans) == 1 and len(applies) == 1
+    assert applies[0].paths == [plans[0].out]
+
+
+def test_github_schedule_runs_a_drift_check_then_applies() -> None:
+    parsed = [assert_parses(a, GITHUB.name) for a in _job_argvs(_job_for("schedule"))]
+    assert [p.command for p in parsed] == ["plan", "apply"]
+    assert parsed[0].detailed_exitcode
+    assert parsed[1].auto_approve
+
+
+def test_github_applies_never_overlap_and_use_secrets() -> None:
+    jobs = _workflow_jobs()
+    appliers = [j for j in jobs.values() if any(a[:1] == ["apply"] for a in _job_argvs(j))]
+    assert len(appliers) == 2
+    groups = {j["concurrency"]["group"] for j in appliers}
+    assert len(groups) == 1, "every applying job must share one concurrency group"
+    assert all(j["concurrency"]["cancel-in-progress"] is False for j in appliers)
+    workflow = yaml_docs(GITHUB)[0]
+    envs = [workflow.get("env", {}), *(j.get("env", {}) for j in jobs.values())]
+    seen = set()
+    for env in envs:
+        for name, value in env.items():
+            if name.startswith("TENCENTCLOUD_") or name in ("PGPASSWORD", "RECONCILER_STATE"):
+                seen.add(name)
+                assert value == f"${{{{ secrets.{name} }}}}", f"{name} must come from secrets"
+    assert {*SECRET_ENV, "RECONCILER_STATE"} <= seen
+
+
+def test_gitlab_pipeline_commands_parse() -> None:
+    pipeline = yaml_docs(GITLAB)[0]
+    argvs = []
+    for name, job in pipeline.items():
+        if isinstance(job, dict) and "script" in job:
+            for item in job["script"]:
+                argvs.extend((name, argv) for argv in reconciler_argvs(item))
+    assert len(argvs) >= 6
+    parsed = {}
+    for name, argv in argvs:
+        parsed.setdefault(name, []).append(assert_parses(argv, f"{GITLAB.name} {name}"))
+    assert any(getattr(p, "detailed_exitcode", False) for p in parsed["plan"])
+    assert pipeline["apply"]["resource_group"] == pipeline["drift"]["resource_group"]
+
+
+# --- docs and metrics -------------------------------------------------------------------
+
+
+def _docs_commands() -> list[list[str]]:
+    text = DOCS.read_text(encoding="utf-8")
+    argvs = []
+    for block in re.findall(r"```(?:sh|bash|shell)\n(.*?)```", text, flags=re.S):
+        argvs.extend(reconciler_argvs(block))
+    for span in re.findall(r"`(reconciler [^`]+)`", text):
+        argvs.extend(reconciler_argvs(span))
+    return argvs
+
+
+def test_docs_commands_parse() -> None:
+    argvs = _docs_commands()
+    assert len(argvs) >= 12
+    for argv in argvs:
+        assert_parses(argv, DOCS.name)
+
+
+def test_docs_cover_the_exit_codes() -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    for code in (0, 1, 2, 3, 130, 143):
+        assert re.search(rf"^\| {code} \|", text, flags=re.M), f"exit code {code} undocumented"
+
+
+def test_alerts_and_docs_use_metrics_the_run_loop_writes(tmp_path: Path) -> None:
+    metrics_file = tmp_path / "reconciler.prom"
+    result = CycleResult(
+        ok=True, counts={"stopped": 1, "already_stopped": 0, "failed": 0, "forgotten": 0},
+        planned=1, finished_at=1700000000.0, duration=0.1,
+    )
+    run_loop(
+        lambda halt: result, settings=LoopSettings(interval=1, max_cycles=1),
+        halt=Halt(), metrics_file=str(metrics_file),
+    )
+    written = set(re.findall(r"^# TYPE (\S+)", metrics_file.read_text(), flags=re.M))
+    rules = [r for g in yaml_docs(ALERTS)[0]["groups"] for r in g["rules"]]
+    assert rules and all(r["alert"] and r["expr"] for r in rules)
+    used = set()
+    for source in (ALERTS.read_text(encoding="utf-8"), DOCS.read_text(encoding="utf-8")):
+        used |= set(re.findall(r"\b(reconciler_[a-z_]+)\b", source))
+    assert "reconciler_last_success_timestamp_seconds" in used
+    assert used <= written, f"not written by the run loop: {sorted(used - written)}"
