@@ -30,6 +30,20 @@ SDK_APP_ID_MIN = 1
 SDK_APP_ID_MAX = 2**63 - 1
 TASK_ID_MAX_LENGTH = 256
 
+#: What every manifest document declares.
+API_VERSION = "reconciler/v1"
+KIND = "StreamIngestStop"
+
+#: One character a TaskId may hold: anything but whitespace and control characters
+#: (C0, DEL, C1, the Unicode spaces, the byte-order mark, lone surrogates). Written
+#: with escapes that Python's ``re`` and ECMA-262 read alike, so the loader and the
+#: JSON Schema share it.
+TASK_ID_CHAR = (
+    r"[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+    r"\ud800-\udfff]"
+)
+TASK_ID_PATTERN = f"^{TASK_ID_CHAR}+$"
+
 #: Version of the JSON documents this tool writes (plans, pulled state).
 FORMAT_VERSION = 1
 

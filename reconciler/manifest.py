@@ -31,16 +31,17 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from reconciler.domain import (
+    API_VERSION,
+    KIND,
     REGIONS,
     SDK_APP_ID_MAX,
     SDK_APP_ID_MIN,
+    TASK_ID_CHAR,
     TASK_ID_MAX_LENGTH,
     DesiredTask,
     format_address,
 )
 
-API_VERSION = "reconciler/v1"
-KIND = "StreamIngestStop"
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 
 DEFAULT_MAX_FILE_BYTES = 8 * 1024 * 1024
@@ -54,16 +55,7 @@ DEFAULT_MAX_PROBLEMS = 100
 _NODE_BUDGET_FLOOR = 10_000
 _NODES_PER_BYTE = 2
 
-#: One character a TaskId may hold: anything but whitespace and control characters
-#: (C0, DEL, C1, the Unicode spaces, the byte-order mark, lone surrogates). Written
-#: with escapes that Python's ``re`` and ECMA-262 read alike: ``TASK_ID_PATTERN`` is
-#: also the ``pattern`` of the JSON Schema in ``reconciler.schema``.
-_TASK_ID_CHAR = (
-    r"[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
-    r"\ud800-\udfff]"
-)
-TASK_ID_PATTERN = f"^{_TASK_ID_CHAR}+$"
-_task_id_ok = re.compile(f"{_TASK_ID_CHAR}{{1,{TASK_ID_MAX_LENGTH}}}").fullmatch
+_task_id_ok = re.compile(f"{TASK_ID_CHAR}{{1,{TASK_ID_MAX_LENGTH}}}").fullmatch
 
 _YAML = "tag:yaml.org,2002:"
 _STR = _YAML + "str"
@@ -198,11 +190,17 @@ def load_manifests(
     max_nodes: int = DEFAULT_MAX_NODES,
     max_problems: int = DEFAULT_MAX_PROBLEMS,
 ) -> LoadResult:
-    """Read every ``*.yaml`` / ``*.yml`` under ``paths`` (each a directory or one file).
+    """Read every ``*.yaml`` / ``*.yml`` under ``paths`` (each a directory, searched
+    recursively, or one file) in sorted order, each file once.
 
-    Never raises for anything found on disk: unreadable paths, bad encodings, YAML
-    syntax errors, unsafe tags, alias bombs and schema violations are all returned
-    as problems.
+    Never raises for anything found on disk: missing paths, unreadable or oversized
+    files, bad encodings, YAML syntax errors, unsafe tags, alias bombs and schema
+    violations all come back as problems, in file order then position order, at
+    most ``max_problems`` of them (``truncated`` says when there were more).
+
+    Limits, per file: ``max_file_bytes`` of text, checked before parsing; and a node
+    budget of ``max_nodes`` or, if smaller, 10,000 plus two per byte of the file,
+    counted as documents expand through aliases.
     """
     if isinstance(paths, (str, os.PathLike)):  # one path, not a sequence of characters
         paths = [paths]
@@ -328,7 +326,9 @@ class _ManifestLoader:
 
         names: list[tuple[tuple[str, ...], str]] = []
         for root, dirs, files in os.walk(shown, onerror=walk_error):
-            dirs.sort()
+            # Hidden folders are not manifests: .git, and the timestamped copies
+            # (..2024_…, ..data) a Kubernetes ConfigMap mount links its files to.
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             for name in files:
                 if name.endswith(MANIFEST_SUFFIXES):
                     path = os.path.join(root, name)
@@ -354,14 +354,18 @@ class _ManifestLoader:
             return
         self.budget = min(self.max_nodes, _NODE_BUDGET_FLOOR + _NODES_PER_BYTE * len(data))
         self.spent = 0
+        # Two counts against the same budget: how far the documents expand through
+        # aliases (only worth computing when there may be an anchor), and how many
+        # nodes the walk below visits (``self.spent``).
         may_alias = b"&" in data and _MAY_HOLD_AN_ANCHOR(data) is not None
+        expanded = 0
         try:
             for root in _compose_all(data):
                 self.document_line = root.start_mark.line + 1
                 self.document_col = root.start_mark.column + 1
                 if may_alias:
-                    self.spent += _expanded_size(root, self.budget - self.spent)
-                    if self.spent > self.budget:
+                    expanded += _expanded_size(root, self.budget - expanded)
+                    if expanded > self.budget:
                         raise _OverBudget
                 self.document(root)
         except _OverBudget:

@@ -39,13 +39,14 @@ def make_plan(
 
     With ``targets``, only those addresses are considered; everything else is left
     out of the plan (neither changed nor counted as unchanged). Changes come out
-    sorted by address so that plans diff cleanly.
+    sorted (by sdkAppId, then TaskId) so that plans diff cleanly.
     """
     records = state.records
     wanted = None if targets is None else frozenset(targets)
     changes: list[Change] = []
     declared: set[str] = set()
     unchanged = 0
+    stop = Action.STOP
     for task in desired:
         address = task.address
         if wanted is not None and address not in wanted:
@@ -54,15 +55,7 @@ def make_plan(
         if address in records:
             unchanged += 1
         else:
-            changes.append(
-                Change(
-                    action=Action.STOP,
-                    sdk_app_id=task.sdk_app_id,
-                    task_id=task.task_id,
-                    region=task.region,
-                    source=task.source,
-                )
-            )
+            changes.append(Change(stop, task.sdk_app_id, task.task_id, task.region, task.source))
     for address, record in records.items():
         if address in declared or (wanted is not None and address not in wanted):
             continue
@@ -75,13 +68,17 @@ def make_plan(
                 source=record.source,
             )
         )
-    changes.sort(key=lambda change: change.address)
+    changes.sort(key=_change_order)
     return Plan(
         lineage=state.lineage,
         serial=state.serial,
         changes=tuple(changes),
         unchanged=unchanged,
     )
+
+
+def _change_order(change: Change) -> tuple[int, str]:
+    return (change.sdk_app_id, change.task_id)
 
 
 def with_live_status(plan: Plan, live: Mapping[str, LiveStatus]) -> Plan:

@@ -13,6 +13,7 @@ loop's tests run on fake time.
 
 from __future__ import annotations
 
+import gc
 import os
 import random
 import time
@@ -114,6 +115,7 @@ class Cycle:
                             )
             finally:
                 store.close()
+                gc.unfreeze()  # loading froze this cycle's tasks; let them go with it
         except operations.ManifestsInvalid as exc:
             # No terminal reads a service's stdout: every problem goes to the log.
             for problem in exc.problems:

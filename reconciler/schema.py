@@ -13,21 +13,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.domain import REGIONS, SDK_APP_ID_MAX, SDK_APP_ID_MIN, TASK_ID_MAX_LENGTH
+from reconciler.domain import (
+    API_VERSION,
+    KIND,
+    REGIONS,
+    SDK_APP_ID_MAX,
+    SDK_APP_ID_MIN,
+    TASK_ID_MAX_LENGTH,
+    TASK_ID_PATTERN,
+)
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_ID = "urn:trtc-ingest-reconciler:schema:reconciler/v1:StreamIngestStop"
 
-API_VERSION = "reconciler/v1"
-KIND = "StreamIngestStop"
-
-#: No whitespace or control characters (C0, DEL, C1, the Unicode spaces, the
-#: byte-order mark, lone surrogates); written with escapes that ECMA-262 and
-#: Python's ``re`` read alike. ``reconciler.manifest`` checks the same pattern.
-TASK_ID_PATTERN = (
-    r"^[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
-    r"\ud800-\udfff]+$"
-)
 
 
 def manifest_schema() -> dict[str, Any]:

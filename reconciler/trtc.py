@@ -36,23 +36,16 @@ clients are not shared between threads.
 from __future__ import annotations
 
 import enum
+import functools
 import ipaddress
 import logging
 import os
 import socket
+import types
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
-
-from tencentcloud.common import credential as sdk_credential
-from tencentcloud.common.exception.tencent_cloud_sdk_exception import (
-    TencentCloudSDKException,
-)
-from tencentcloud.common.profile.client_profile import ClientProfile
-from tencentcloud.common.profile.http_profile import HttpProfile
-from tencentcloud.trtc.v20190722 import models as trtc_models
-from tencentcloud.trtc.v20190722 import trtc_client
 
 from reconciler.domain import CloudError, LiveStatus
 
@@ -60,6 +53,28 @@ SDK_LOGGER_NAME = "tencentcloud_sdk_common"
 DEFAULT_ENDPOINT_HOST = "trtc.tencentcloudapi.com"
 TOKEN_ENVIRONMENT = ("TENCENTCLOUD_TOKEN", "TENCENTCLOUD_SECURITY_TOKEN")
 _METADATA_PROBE_TIMEOUT = 2.0
+
+
+@functools.cache
+def _sdk() -> Any:
+    """The official SDK, imported on first use: ``plan`` without ``--refresh`` and the
+    state commands never need it, and it costs a fifth of a second to import."""
+    from tencentcloud.common import credential
+    from tencentcloud.common.exception.tencent_cloud_sdk_exception import (
+        TencentCloudSDKException,
+    )
+    from tencentcloud.common.profile.client_profile import ClientProfile
+    from tencentcloud.common.profile.http_profile import HttpProfile
+    from tencentcloud.trtc.v20190722 import models, trtc_client
+
+    return types.SimpleNamespace(
+        credential=credential,
+        SDKException=TencentCloudSDKException,
+        ClientProfile=ClientProfile,
+        HttpProfile=HttpProfile,
+        models=models,
+        TrtcClient=trtc_client.TrtcClient,
+    )
 
 
 class ErrorClass(enum.Enum):
@@ -148,7 +163,7 @@ def describe_fatal(error: CloudError) -> str:
 
 
 def _sdk_error(exc: BaseException) -> CloudError:
-    if isinstance(exc, TencentCloudSDKException):
+    if isinstance(exc, _sdk().SDKException):
         code = str(exc.code or "ClientError")
         message = exc.message
         if isinstance(message, bytes):
@@ -249,13 +264,15 @@ def resolve_credentials(environ: Mapping[str, str] | None = None) -> CredentialS
     instance role, TKE OIDC. Raises AdapterConfigError listing what was tried.
     """
     env = os.environ if environ is None else environ
+    sdk = _sdk()
+    sdk_credential = sdk.credential
     token = next((env[name] for name in TOKEN_ENVIRONMENT if env.get(name)), None)
     secret_id = env.get("TENCENTCLOUD_SECRET_ID")
     secret_key = env.get("TENCENTCLOUD_SECRET_KEY")
     if secret_id and secret_key:
         try:
             cred = sdk_credential.Credential(secret_id, secret_key, token)
-        except TencentCloudSDKException as exc:
+        except sdk.SDKException as exc:
             raise AdapterConfigError(
                 f"TENCENTCLOUD_SECRET_ID / TENCENTCLOUD_SECRET_KEY are malformed: {exc.message}"
             ) from None
@@ -270,7 +287,7 @@ def resolve_credentials(environ: Mapping[str, str] | None = None) -> CredentialS
         return CredentialSource(role, "CVM instance role")
     try:
         oidc = sdk_credential.DefaultTkeOIDCRoleArnProvider().get_credential()
-    except (OSError, TencentCloudSDKException, KeyError, ValueError):
+    except (OSError, sdk.SDKException, KeyError, ValueError):
         oidc = None
     if oidc is not None:
         return CredentialSource(oidc, "TKE OIDC role")
@@ -289,7 +306,7 @@ def _probe_cvm_role() -> Any:
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(_METADATA_PROBE_TIMEOUT)
     try:
-        return sdk_credential.CVMRoleCredential().get_credential()
+        return _sdk().credential.CVMRoleCredential().get_credential()
     except Exception:
         return None
     finally:
@@ -322,26 +339,27 @@ class TrtcApi:
 
     def __init__(self, settings: ClientSettings) -> None:
         self._settings = settings
-        self._clients: dict[str, trtc_client.TrtcClient] = {}
+        self._clients: dict[str, Any] = {}
 
-    def _client(self, region: str) -> trtc_client.TrtcClient:
+    def _client(self, region: str) -> Any:
         client = self._clients.get(region)
         if client is None:
+            sdk = _sdk()
             endpoint = self._settings.endpoint
-            http_profile = HttpProfile(
+            http_profile = sdk.HttpProfile(
                 protocol=endpoint.scheme,
                 endpoint=endpoint.host,
                 reqTimeout=self._settings.request_timeout,
                 keepAlive=True,
             )
-            profile = ClientProfile(httpProfile=http_profile, disable_region_breaker=True)
-            client = trtc_client.TrtcClient(self._settings.credentials.credential, region, profile)
+            profile = sdk.ClientProfile(httpProfile=http_profile, disable_region_breaker=True)
+            client = sdk.TrtcClient(self._settings.credentials.credential, region, profile)
             self._clients[region] = client
         return client
 
     def stop(self, *, sdk_app_id: int, task_id: str, region: str) -> str:
         """Call StopStreamIngest; returns the RequestId or raises CloudCallError."""
-        request = trtc_models.StopStreamIngestRequest()
+        request = _sdk().models.StopStreamIngestRequest()
         request.SdkAppId = sdk_app_id
         request.TaskId = task_id
         try:
@@ -353,7 +371,7 @@ class TrtcApi:
 
     def describe(self, *, sdk_app_id: int, task_id: str, region: str) -> LiveStatus:
         """Call DescribeStreamIngest; returns the live status or raises CloudCallError."""
-        request = trtc_models.DescribeStreamIngestRequest()
+        request = _sdk().models.DescribeStreamIngestRequest()
         request.SdkAppId = sdk_app_id
         request.TaskId = task_id
         try:
@@ -361,6 +379,6 @@ class TrtcApi:
             return LiveStatus(response.Status)
         except Exception as exc:
             error = _sdk_error(exc)
-            if isinstance(exc, ValueError) and not isinstance(exc, TencentCloudSDKException):
+            if isinstance(exc, ValueError) and not isinstance(exc, _sdk().SDKException):
                 error = CloudError("ValueError", f"unexpected Status in answer: {exc}")
             raise CloudCallError(error, classify(error.code)) from None

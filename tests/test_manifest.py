@@ -5,7 +5,9 @@ FILE:LINE:COL, the safety limits, and that loader and schema agree."""
 from __future__ import annotations
 
 import datetime
+import gc
 import json
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -17,7 +19,13 @@ import pytest
 import yaml
 
 from reconciler import manifest
-from reconciler.domain import REGIONS, SDK_APP_ID_MAX, TASK_ID_MAX_LENGTH, DesiredTask
+from reconciler.domain import (
+    REGIONS,
+    SDK_APP_ID_MAX,
+    TASK_ID_MAX_LENGTH,
+    TASK_ID_PATTERN,
+    DesiredTask,
+)
 from reconciler.manifest import LoadResult, Problem, load_manifests
 from reconciler.schema import manifest_schema
 
@@ -188,6 +196,12 @@ def test_a_missing_path_is_a_problem_at_line_zero(
         "gone.yaml:0:0: no such file or directory",
     ]
     assert [t.task_id for t in result.tasks] == ["one"]
+
+
+def test_one_path_may_be_given_alone(tmp_path: Path) -> None:
+    path = write(tmp_path, "m.yaml", manifest_text("    - a\n"))
+    assert load_manifests(str(path)).files == (str(path),)
+    assert load_manifests(path).files == (str(path),)  # type: ignore[arg-type]
 
 
 def test_no_manifest_files_at_all_is_a_problem(tmp_path: Path) -> None:
@@ -479,6 +493,8 @@ def test_every_problem_is_reported_up_to_the_cap(tmp_path: Path) -> None:
     assert len(result.problems) == 10 and result.truncated
     result = load_text(tmp_path, manifest_text("    - 1\n    - 2\n"), max_problems=2)
     assert len(result.problems) == 2 and not result.truncated
+    result = load_text(tmp_path, text, max_problems=0)  # a cap never hides that it failed
+    assert len(result.problems) == 1 and result.truncated and not result.ok
 
 
 def test_problems_print_on_one_line_as_file_line_col() -> None:
@@ -659,6 +675,12 @@ def test_a_document_that_contains_itself_is_refused(tmp_path: Path, composer: st
     assert "node budget" in problem.message
 
 
+def test_an_ampersand_in_text_is_no_anchor(tmp_path: Path) -> None:
+    result = load_text(tmp_path, manifest_text("    - {taskId: R&D, note: Q&A & more}\n"))
+    assert result.ok, messages(result)
+    assert result.tasks[0].task_id == "R&D"
+
+
 def test_harmless_aliases_are_fine(tmp_path: Path) -> None:
     text = manifest_text(
         "    - {taskId: a, region: &r ap-mumbai, note: 'Q&A'}\n    - {taskId: b, region: *r}\n"
@@ -698,8 +720,6 @@ def test_the_default_size_limit_is_8_mib(tmp_path: Path) -> None:
 def test_what_is_not_a_regular_file_is_refused(tmp_path: Path) -> None:
     fifo = tmp_path / "pipe.yaml"
     try:
-        import os
-
         os.mkfifo(fifo)
     except (AttributeError, OSError):
         pytest.skip("no named pipes here")
@@ -707,8 +727,6 @@ def test_what_is_not_a_regular_file_is_refused(tmp_path: Path) -> None:
 
 
 def test_loading_leaves_the_garbage_collector_as_it_was(tmp_path: Path) -> None:
-    import gc
-
     path = write(tmp_path, "m.yaml", manifest_text("    - a\n"))
     assert gc.isenabled()
     load_manifests([path])
@@ -825,7 +843,7 @@ def test_the_schema_describes_one_manifest_document() -> None:
     assert defs["region"]["enum"] == sorted(REGIONS)
     assert defs["sdkAppId"] == {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
     assert defs["taskId"]["maxLength"] == TASK_ID_MAX_LENGTH
-    assert defs["taskId"]["pattern"] == manifest.TASK_ID_PATTERN
+    assert defs["taskId"]["pattern"] == TASK_ID_PATTERN
     assert [branch.get("type", "string") for branch in defs["task"]["oneOf"]] == [
         "string",
         "object",
