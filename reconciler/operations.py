@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import sys
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -161,18 +162,25 @@ def refresh_plan(
     return with_live_status(the_plan, report.live), report
 
 
-def read_saved_plan(path: str) -> Plan:
+def _read_json(path: str, what: str) -> object:
+    """Read one JSON document (``-`` is stdin); every failure is one clear message."""
     try:
+        if path == "-":
+            return json.load(sys.stdin)
         with open(path, encoding="utf-8") as handle:
-            doc = json.load(handle)
+            return json.load(handle)
     except FileNotFoundError:
-        raise OperationError(f"{path}: no such plan file") from None
+        raise OperationError(f"{path}: no such {what}") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise OperationError(f"{path}: cannot read the plan: {exc}") from None
+        raise OperationError(f"{path}: cannot read the {what}: {exc}") from None
     except json.JSONDecodeError as exc:
         raise OperationError(
             f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}"
         ) from None
+
+
+def read_saved_plan(path: str) -> Plan:
+    doc = _read_json(path, "plan file")
     try:
         saved = plan_from_json(doc)
     except PlanDocumentError as exc:
@@ -250,22 +258,7 @@ def state_rm(store: StateStore, addresses: Sequence[str]) -> int:
 
 
 def read_state_document(path: str) -> StateSnapshot:
-    try:
-        if path == "-":
-            import sys
-
-            doc = json.load(sys.stdin)
-        else:
-            with open(path, encoding="utf-8") as handle:
-                doc = json.load(handle)
-    except FileNotFoundError:
-        raise OperationError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise OperationError(f"{path}: cannot read: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise OperationError(
-            f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}"
-        ) from None
+    doc = _read_json(path, "state document")
     return snapshot_from_json(doc, path)
 
 

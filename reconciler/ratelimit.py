@@ -7,6 +7,13 @@ the permit and the server is absorbed by ``guard``: the server, counting arrival
 in a one-second window, sees at most ``rate`` as long as that jitter stays under
 ``guard``.
 
+The first permits of a run are cold: each worker's first call opens its
+connection (a TCP and TLS handshake on the real endpoint), so those calls reach
+the server later than their slots while the warm calls one window on do not. The
+permits one window after the first ``rate`` therefore keep ``cold_guard`` more
+away — a one-off cost per run that keeps the first window under the quota too
+(with up to ``rate`` workers, every cold call is among the first ``rate``).
+
 On throttling (``penalize``) the effective rate halves and nothing is sent for a
 ``pause`` (one server window, so the server's count drains); each success then
 wins back a slice of the rate until the configured ceiling is reached again
@@ -34,6 +41,7 @@ class RateSettings:
     rate: float = 20.0
     window: float = 1.0
     guard: float = 0.015  # seconds of arrival jitter absorbed
+    cold_guard: float = 0.2  # extra, once, for the first permits' connection set-up
     min_rate: float = 1.0
     decrease_factor: float = 0.5
     recovery_per_success: float = 0.05  # fraction of the ceiling won back per success
@@ -42,8 +50,8 @@ class RateSettings:
     def __post_init__(self) -> None:
         if not self.rate > 0:
             raise ValueError("rate must be positive")
-        if self.window <= 0 or self.guard < 0:
-            raise ValueError("window must be positive and guard non-negative")
+        if self.window <= 0 or self.guard < 0 or self.cold_guard < 0:
+            raise ValueError("window must be positive and the guards non-negative")
 
 
 class RateLimiter:
@@ -58,6 +66,7 @@ class RateLimiter:
         self._ceiling = settings.rate
         self._current = settings.rate
         self._slots: deque[float] = deque(maxlen=self._capacity)
+        self._issued = 0
         self._paused_until = float("-inf")
         self._throttled = 0
 
@@ -80,8 +89,11 @@ class RateLimiter:
                 interval = max(self._span / self._ceiling, 1.0 / self._current)
                 slot = max(slot, self._slots[-1] + interval)
                 if len(self._slots) == self._capacity:
-                    slot = max(slot, self._slots[0] + self._span)
+                    cold = self._issued < 2 * self._capacity  # one window after the first
+                    span = self._span + (self._settings.cold_guard if cold else 0.0)
+                    slot = max(slot, self._slots[0] + span)
             self._slots.append(slot)
+            self._issued += 1
             return slot
 
     def penalize(self) -> None:

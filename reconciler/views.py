@@ -98,7 +98,7 @@ class HumanView(View):
         lines = ["Reconciler will perform the following actions:", ""]
         for change in plan.changes:
             if change.action is Action.STOP:
-                detail = f"stop    {change.region}"
+                detail = f"stop    {change.region:<12}"
                 if change.live is not None:
                     detail += f"  [live: {change.live.value}]"
                 detail += f"  ({change.source})"

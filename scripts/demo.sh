@@ -30,7 +30,7 @@ export RECONCILER_STATE="$work/state.db"
 reconciler emulator --port 0 --latency 0.05 \
     --secret-id "$TENCENTCLOUD_SECRET_ID" --secret-key "$TENCENTCLOUD_SECRET_KEY" \
     --seed-manifests manifests \
-    --finished-task "1400000001/weekend-late-show@ap-singapore" \
+    --finished-task "1400000001/Zp9HfE2sK4uJ6nBq1VrXcM@ap-singapore" \
     >"$work/emulator.out" 2>"$work/emulator.err" &
 emulator_pid=$!
 for _ in $(seq 100); do
@@ -46,11 +46,15 @@ step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 step reconciler validate manifests
 reconciler validate manifests
 step reconciler plan manifests
-reconciler plan manifests
+reconciler plan manifests --log-level warning
 step reconciler apply manifests --auto-approve
-reconciler apply manifests --auto-approve --log-format console
+reconciler apply manifests --auto-approve --log-format json 2>"$work/apply.log"
+step "(its structured log on stderr: one JSON line per task outcome and a summary; first and last)"
+head -n 1 "$work/apply.log"
+tail -n 1 "$work/apply.log"
 step reconciler plan manifests --detailed-exitcode
-reconciler plan manifests --detailed-exitcode
+reconciler plan manifests --detailed-exitcode --log-level warning
+echo "(exit code $?)"
 step reconciler state list
 reconciler state list
 printf '\nDemo done: emulator at %s, state in a temporary directory (removed).\n' "$RECONCILER_ENDPOINT"
