@@ -27,7 +27,6 @@ SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_ID = "urn:trtc-ingest-reconciler:schema:reconciler/v1:StreamIngestStop"
 
 
-
 def manifest_schema() -> dict[str, Any]:
     """A fresh JSON Schema document for one ``reconciler/v1`` ``StreamIngestStop`` manifest."""
     regions = sorted(REGIONS)

@@ -1,5 +1,6 @@
-"""Shared test fixtures: a throwaway PostgreSQL server, and fresh state locations
-for every state backend (so one contract suite runs against each)."""
+"""Shared test fixtures: a throwaway PostgreSQL server, fresh state locations for
+every state backend (so one contract suite runs against each), and the emulator
+with a CLI environment pointed at it for end-to-end tests."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import pytest
+
+from tests.support import EmulatorProcess, cli_env
 
 #: Every state backend the contract suite runs against.
 STATE_BACKENDS = ("sqlite", "postgres")
@@ -108,3 +111,17 @@ def new_state_location(
 def state_location(new_state_location: Callable[[], str]) -> str:
     """A location for a fresh, empty state of the backend under test."""
     return new_state_location()
+
+
+@pytest.fixture
+def emulator(tmp_path: Path) -> Iterator[EmulatorProcess]:
+    """``reconciler emulator`` as a subprocess, stopped after the test."""
+    emu = EmulatorProcess(cwd=tmp_path)
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture
+def env(tmp_path: Path, emulator: EmulatorProcess) -> dict[str, str]:
+    """The CLI's environment: emulator endpoint and credentials, a SQLite state in tmp."""
+    return cli_env(tmp_path, emulator)

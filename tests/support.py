@@ -8,8 +8,9 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +145,42 @@ def seed(
     status: str = "InProgress",
 ) -> list[dict[str, object]]:
     return [{"sdkAppId": app, "taskId": t, "region": region, "status": status} for t in tasks]
+
+
+#: How a lock holder's "since" reads in messages.
+SINCE = r"since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
+
+
+def a(task: str, app: int = APP) -> str:
+    """The address of ``task`` under ``app``."""
+    return f"{app}/{task}"
+
+
+def stop_calls(emulator: EmulatorProcess) -> int:
+    return int(emulator.stats()["calls"].get("StopStreamIngest", 0))
+
+
+def pull(env: Mapping[str, str], cwd: Path, *args: str) -> dict[str, Any]:
+    """The state document, through ``reconciler state pull``."""
+    result = reconciler("state", "pull", *args, env=env, cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    doc: dict[str, Any] = json.loads(result.stdout)
+    return doc
+
+
+def listed(env: Mapping[str, str], cwd: Path, *args: str) -> list[str]:
+    """The recorded addresses, through ``reconciler state list``."""
+    result = reconciler("state", "list", *args, env=env, cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+def wait_for(predicate: Callable[[], object], *, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
 
 
 def no_traceback(result: subprocess.CompletedProcess[str]) -> bool:

@@ -7,10 +7,7 @@ import json
 import os
 import stat
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.support import (
     APP,
@@ -22,18 +19,6 @@ from tests.support import (
     seed,
     write,
 )
-
-
-@pytest.fixture
-def emulator(tmp_path: Path) -> Iterator[EmulatorProcess]:
-    emu = EmulatorProcess(cwd=tmp_path)
-    yield emu
-    emu.stop()
-
-
-@pytest.fixture
-def env(tmp_path: Path, emulator: EmulatorProcess) -> dict[str, str]:
-    return cli_env(tmp_path, emulator)
 
 
 def test_plan_apply_replan(tmp_path: Path, emulator: EmulatorProcess, env: dict[str, str]) -> None:

@@ -36,6 +36,8 @@ from tests.support import (
     reconciler,
     seed,
     start,
+    stop_calls,
+    wait_for,
 )
 
 EmulatorFactory = Callable[..., EmulatorProcess]
@@ -83,25 +85,11 @@ def outcomes(env: Mapping[str, str], cwd: Path) -> dict[str, str]:
     return {record["address"]: record["outcome"] for record in json.loads(pulled.stdout)["records"]}
 
 
-def stop_calls(emulator: EmulatorProcess) -> int:
-    return int(emulator.stats()["calls"].get(STOP, 0))
-
-
-def wait_until(predicate: Callable[[], bool], *, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
-
-
 def settled(emulator: EmulatorProcess) -> dict[str, int]:
     """The effective stops once the emulator has no request in flight any more
     (a killed client's calls still take effect at the server after its death)."""
     time.sleep(0.3)  # let requests already on the wire be admitted first
-    wait_until(
-        lambda: emulator.stats()["in_flight"] == 0, timeout=15, what="the emulator to settle"
-    )
+    wait_for(lambda: emulator.stats()["in_flight"] == 0, timeout=15, what="the emulator to settle")
     return emulator.effective_stops()
 
 
@@ -175,7 +163,7 @@ def test_sigkill_mid_apply_loses_at_most_the_calls_in_flight(
         "apply", "--auto-approve", "--parallelism", str(parallelism), env=env, cwd=tmp_path
     )
     running.append(proc)
-    wait_until(lambda: stop_calls(emulator) > 10, timeout=30, what="the apply to get going")
+    wait_for(lambda: stop_calls(emulator) > 10, timeout=30, what="the apply to get going")
     time.sleep(0.5)
     proc.kill()
     proc.communicate(timeout=10)
@@ -227,7 +215,7 @@ def test_signal_stops_gracefully_with_exit_code_and_summary(
         "apply", "--auto-approve", "--parallelism", str(parallelism), env=env, cwd=tmp_path
     )
     running.append(proc)
-    wait_until(lambda: stop_calls(emulator) > 10, timeout=30, what="the apply to get going")
+    wait_for(lambda: stop_calls(emulator) > 10, timeout=30, what="the apply to get going")
     signalled_at = time.monotonic()
     proc.send_signal(signum)
     out, err = proc.communicate(timeout=30)

@@ -13,7 +13,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,28 +21,21 @@ import pytest
 
 from tests.support import (
     APP,
+    SINCE,
     EmulatorProcess,
+    a,
     cli_env,
+    listed,
     manifest,
     no_traceback,
+    pull,
     reconciler,
     seed,
     start,
+    stop_calls,
+    wait_for,
     write,
 )
-
-SINCE = r"since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
-
-
-def a(task: str) -> str:
-    return f"{APP}/{task}"
-
-
-@pytest.fixture
-def emulator(tmp_path: Path) -> Iterator[EmulatorProcess]:
-    emu = EmulatorProcess(cwd=tmp_path)
-    yield emu
-    emu.stop()
 
 
 @pytest.fixture
@@ -51,31 +44,6 @@ def pg_env(
 ) -> dict[str, str]:
     """The CLI's environment with RECONCILER_STATE a fresh PostgreSQL state."""
     return cli_env(tmp_path, emulator, RECONCILER_STATE=postgres_state_location())
-
-
-def stop_calls(emulator: EmulatorProcess) -> int:
-    return int(emulator.stats()["calls"].get("StopStreamIngest", 0))
-
-
-def listed(env: dict[str, str], cwd: Path, *args: str) -> list[str]:
-    result = reconciler("state", "list", *args, env=env, cwd=cwd)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.split()
-
-
-def pull(env: dict[str, str], cwd: Path, *args: str) -> dict[str, Any]:
-    result = reconciler("state", "pull", *args, env=env, cwd=cwd)
-    assert result.returncode == 0, result.stderr
-    doc: dict[str, Any] = json.loads(result.stdout)
-    return doc
-
-
-def wait_for(predicate: Callable[[], object], *, what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def replace_file(path: Path, text: str) -> None:

@@ -12,27 +12,29 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
-import pytest
 import yaml
 
 from tests.support import (
     APP,
+    SINCE,
     EmulatorProcess,
+    a,
     cli_env,
+    listed,
     manifest,
     no_traceback,
+    pull,
     reconciler,
     seed,
     start,
+    stop_calls,
+    wait_for,
     write,
 )
 
 REPO = Path(__file__).resolve().parent.parent
-SINCE = r"since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
 
 #: Holds a store's writer lock until killed; prints "locked" once it has it.
 LOCK_HOLDER = """
@@ -45,49 +47,8 @@ with store.lock(LockHolder.current("test", "r1")):
 """
 
 
-def a(task: str) -> str:
-    return f"{APP}/{task}"
-
-
-@pytest.fixture
-def emulator(tmp_path: Path) -> Iterator[EmulatorProcess]:
-    emu = EmulatorProcess(cwd=tmp_path)
-    yield emu
-    emu.stop()
-
-
-@pytest.fixture
-def env(tmp_path: Path, emulator: EmulatorProcess) -> dict[str, str]:
-    return cli_env(tmp_path, emulator)
-
-
-def stop_calls(emulator: EmulatorProcess) -> int:
-    return int(emulator.stats()["calls"].get("StopStreamIngest", 0))
-
-
-def pull(env: dict[str, str], cwd: Path, *args: str) -> dict[str, Any]:
-    result = reconciler("state", "pull", *args, env=env, cwd=cwd)
-    assert result.returncode == 0, result.stderr
-    doc: dict[str, Any] = json.loads(result.stdout)
-    return doc
-
-
-def listed(env: dict[str, str], cwd: Path, *args: str) -> list[str]:
-    result = reconciler("state", "list", *args, env=env, cwd=cwd)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.split()
-
-
 def error_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
     return [line for line in result.stderr.splitlines() if line.startswith("Error:")]
-
-
-def wait_for(predicate: Callable[[], object], *, what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def hold_lock(location: str, cwd: Path) -> subprocess.Popen[str]:

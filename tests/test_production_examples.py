@@ -110,7 +110,8 @@ def assert_parses(argv: list[str], where: str) -> Any:
 def dockerfile_instructions() -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
     lines = [
-        line for line in DOCKERFILE.read_text(encoding="utf-8").splitlines()
+        line
+        for line in DOCKERFILE.read_text(encoding="utf-8").splitlines()
         if not line.lstrip().startswith("#")
     ]
     text = re.sub(r"\\\n", " ", "\n".join(lines))
@@ -173,9 +174,13 @@ def test_every_yaml_example_parses() -> None:
     files = sorted(EXAMPLES.rglob("*.y*ml"))
     names = {p.relative_to(EXAMPLES).as_posix() for p in files}
     assert {
-        "kubernetes/cronjob.yaml", "kubernetes/deployment-run.yaml",
-        "kubernetes/configmap.yaml", "kubernetes/secret.example.yaml",
-        "ci/github-actions.yml", "ci/gitlab-ci.yml", "prometheus/reconciler-alerts.yml",
+        "kubernetes/cronjob.yaml",
+        "kubernetes/deployment-run.yaml",
+        "kubernetes/configmap.yaml",
+        "kubernetes/secret.example.yaml",
+        "ci/github-actions.yml",
+        "ci/gitlab-ci.yml",
+        "prometheus/reconciler-alerts.yml",
     } <= names
     for path in files:
         docs = yaml_docs(path)
@@ -350,7 +355,8 @@ def test_dockerfile_installs_the_postgres_extra_and_bakes_in_no_secret() -> None
         if name in ("ENV", "ARG"):
             assert not re.search(r"SECRET|PASSWORD|TOKEN|RECONCILER_STATE", rest), rest
     ignore = [
-        line.strip() for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
         if line.strip() and not line.startswith("#")
     ]
     assert ignore[0] == "*", ".dockerignore should allow-list the build context"
@@ -474,12 +480,17 @@ def test_docs_cover_the_exit_codes() -> None:
 def test_alerts_and_docs_use_metrics_the_run_loop_writes(tmp_path: Path) -> None:
     metrics_file = tmp_path / "reconciler.prom"
     result = CycleResult(
-        ok=True, counts={"stopped": 1, "already_stopped": 0, "failed": 0, "forgotten": 0},
-        planned=1, finished_at=1700000000.0, duration=0.1,
+        ok=True,
+        counts={"stopped": 1, "already_stopped": 0, "failed": 0, "forgotten": 0},
+        planned=1,
+        finished_at=1700000000.0,
+        duration=0.1,
     )
     run_loop(
-        lambda halt: result, settings=LoopSettings(interval=1, max_cycles=1),
-        halt=Halt(), metrics_file=str(metrics_file),
+        lambda halt: result,
+        settings=LoopSettings(interval=1, max_cycles=1),
+        halt=Halt(),
+        metrics_file=str(metrics_file),
     )
     written = set(re.findall(r"^# TYPE (\S+)", metrics_file.read_text(), flags=re.M))
     rules = [r for g in yaml_docs(ALERTS)[0]["groups"] for r in g["rules"]]
