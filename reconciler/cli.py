@@ -31,6 +31,7 @@ from reconciler.operations import ManifestsInvalid, OperationError
 from reconciler.planner import plan_summary, plan_to_json
 from reconciler.ratelimit import RateSettings
 from reconciler.state import LockBusy, StateError, StateStore, open_store
+from reconciler.trtc import CredentialSource
 from reconciler.views import HumanView, JsonView, View
 
 EXIT_OK = 0
@@ -291,10 +292,8 @@ def _engine_settings(args: argparse.Namespace) -> EngineSettings:
     )
 
 
-def _register_credential_secrets(source: object) -> None:
-    secret_values = getattr(source, "secret_values", None)
-    if callable(secret_values):
-        add_secrets(secret_values())
+def _register_credential_secrets(source: CredentialSource) -> None:
+    add_secrets(source.secret_values())
 
 
 @contextlib.contextmanager

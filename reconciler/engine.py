@@ -20,11 +20,13 @@ Time is injected (a clock and a cancellable wait), so tests run on fake time.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Generic, Protocol, TypeVar
@@ -61,10 +63,17 @@ class TaskApi(Protocol):
 
 
 class Halt:
-    """A cancellable wait shared by all workers: set it and every wait returns at once."""
+    """A cancellable wait shared by all workers: set it and every wait returns at once.
+
+    ``child()`` makes a linked halt for one unit of work: setting the parent (a
+    signal) sets every child, while setting a child (a fatal error in that run)
+    leaves the parent — and so a ``run`` loop's next cycle — alone.
+    """
 
     def __init__(self, event: threading.Event | None = None) -> None:
         self.event = event or threading.Event()
+        self._children: list[Halt] = []
+        self._lock = threading.Lock()
 
     def wait(self, seconds: float) -> bool:
         """Wait up to ``seconds``; True if halted meanwhile."""
@@ -74,9 +83,30 @@ class Halt:
 
     def set(self) -> None:
         self.event.set()
+        with self._lock:
+            children = list(self._children)
+        for child in children:
+            child.set()
 
     def is_set(self) -> bool:
         return self.event.is_set()
+
+    @contextlib.contextmanager
+    def child(self) -> Iterator[Halt]:
+        """A linked halt (of the same kind, so injected waits carry over) for one run."""
+        linked = copy.copy(self)
+        linked.event = threading.Event()
+        linked._children = []
+        linked._lock = threading.Lock()
+        with self._lock:
+            self._children.append(linked)
+        if self.is_set():
+            linked.event.set()
+        try:
+            yield linked
+        finally:
+            with self._lock:
+                self._children.remove(linked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +219,17 @@ class _Pool(Generic[T]):
     def handled(self) -> None:
         """The calling thread has handled (committed) one result: a call may start."""
         self._unhandled.release()
+
+    def abort(self) -> None:
+        """The calling thread gave up (a commit failed): start nothing more.
+
+        Workers finish the call they are in; those waiting for a permit get one,
+        find no work and leave, each passing its permit on to the next.
+        """
+        with self._lock:
+            self._todo.clear()
+        with contextlib.suppress(ValueError):  # every permit already free
+            self._unhandled.release()
 
     def _next(self) -> Change | None:
         with self._lock:
@@ -317,17 +358,6 @@ def apply_plan(
         report(TaskResult(change=change, outcome=Outcome.FORGOTTEN))
     forgotten = counts[Outcome.FORGOTTEN.value]
 
-    limiter = RateLimiter(settings.rate, clock=clock)
-    pool: _Pool[str] = _Pool(
-        stops,
-        _call_stop,
-        api_factory=api_factory,
-        settings=settings,
-        limiter=limiter,
-        halt=halt,
-        clock=clock,
-        rand=rand,
-    )
     meter = _ProgressMeter(len(stops), clock)
 
     def commit(done: _Done[str]) -> None:
@@ -348,15 +378,28 @@ def apply_plan(
         meter.count(result.outcome is Outcome.FAILED)
         report(result)
 
+    fatal: CloudError | None = None
     if stops and not halt.is_set():
-        _drive(pool, commit, halt=halt, settings=settings, meter=meter, observer=observer)
+        with halt.child() as run_halt:
+            pool: _Pool[str] = _Pool(
+                stops,
+                _call_stop,
+                api_factory=api_factory,
+                settings=settings,
+                limiter=RateLimiter(settings.rate, clock=clock),
+                halt=run_halt,
+                clock=clock,
+                rand=rand,
+            )
+            _drive(pool, commit, halt=run_halt, settings=settings, meter=meter, observer=observer)
+            fatal = pool.fatal
 
-    interrupted = halt.is_set() and pool.fatal is None
+    interrupted = halt.is_set() and fatal is None
     not_attempted = len(stops) - meter.done + (len(forgets) - forgotten)
     elapsed = clock() - started
     return ApplyReport(
         counts=counts,
-        fatal=pool.fatal,
+        fatal=fatal,
         interrupted=interrupted,
         not_attempted=not_attempted,
         elapsed=elapsed,
@@ -374,6 +417,22 @@ def _drive(
 ) -> None:
     """Run the pool and hand each result to ``handle`` on this thread, in arrival order."""
     pool.start()
+    try:
+        _handle_results(pool, handle, halt=halt, settings=settings, meter=meter, observer=observer)
+    except BaseException:
+        pool.abort()
+        raise
+
+
+def _handle_results(
+    pool: _Pool[T],
+    handle: Callable[[_Done[T]], None],
+    *,
+    halt: Halt,
+    settings: EngineSettings,
+    meter: _ProgressMeter,
+    observer: ApplyObserver | None,
+) -> None:
     halted_at: float | None = None
     next_progress = time.monotonic()
     while True:
@@ -466,15 +525,6 @@ def refresh(
     stops = [c for c in changes if c.action is Action.STOP]
     live: dict[str, LiveStatus] = {}
     errors: dict[str, CloudError] = {}
-    pool: _Pool[LiveStatus] = _Pool(
-        stops,
-        _call_describe,
-        api_factory=api_factory,
-        settings=settings,
-        limiter=RateLimiter(settings.rate, clock=clock),
-        halt=halt,
-        clock=clock,
-    )
 
     def collect(done: _Done[LiveStatus]) -> None:
         if done.value is not None:
@@ -488,12 +538,24 @@ def refresh(
                 error=done.error.message,
             )
 
+    fatal: CloudError | None = None
     if stops:
-        meter = _ProgressMeter(len(stops), clock)
-        _drive(pool, collect, halt=halt, settings=settings, meter=meter, observer=None)
+        with halt.child() as run_halt:
+            pool: _Pool[LiveStatus] = _Pool(
+                stops,
+                _call_describe,
+                api_factory=api_factory,
+                settings=settings,
+                limiter=RateLimiter(settings.rate, clock=clock),
+                halt=run_halt,
+                clock=clock,
+            )
+            meter = _ProgressMeter(len(stops), clock)
+            _drive(pool, collect, halt=run_halt, settings=settings, meter=meter, observer=None)
+            fatal = pool.fatal
     return RefreshReport(
         live=live,
         errors=errors,
-        fatal=pool.fatal,
-        interrupted=halt.is_set() and pool.fatal is None,
+        fatal=fatal,
+        interrupted=halt.is_set() and fatal is None,
     )

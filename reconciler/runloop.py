@@ -27,7 +27,7 @@ from reconciler import operations
 from reconciler.domain import Outcome, TaskResult
 from reconciler.engine import EngineSettings, Halt, Progress
 from reconciler.state import LockBusy, StateError, StateStore
-from reconciler.trtc import describe_fatal
+from reconciler.trtc import CredentialSource, describe_fatal
 
 log = structlog.get_logger("reconciler.run")
 
@@ -74,7 +74,7 @@ class Cycle:
     cloud: operations.CloudSettings
     engine: EngineSettings
     lock_timeout: float = 0.0
-    on_credentials: Callable[[object], None] | None = None
+    on_credentials: Callable[[CredentialSource], None] | None = None
     wall: Callable[[], float] = field(default=time.time)
 
     def __call__(self, halt: Halt) -> CycleResult:

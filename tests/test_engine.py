@@ -24,7 +24,7 @@ from reconciler.domain import (
 from reconciler.engine import ApplyReport, EngineSettings, Halt, Progress, apply_plan, refresh
 from reconciler.planner import make_plan
 from reconciler.ratelimit import RateSettings
-from reconciler.state import StateStore, open_store
+from reconciler.state import StateError, StateStore, open_store
 from reconciler.trtc import CloudCallError, classify
 
 
@@ -268,3 +268,59 @@ def test_refresh_annotates_and_stops_nothing() -> None:
     )
     assert report.live == {"1/live": LiveStatus.IN_PROGRESS, "1/gone": LiveStatus.NOT_EXIST}
     assert set(report.errors) == {"1/bad"}
+
+
+def test_fatal_error_halts_only_its_own_run(store: StateStore) -> None:
+    """A credential failure stops this apply, not the caller's halt (a run loop goes on)."""
+    time = FakeTime()
+    halt = FakeHalt(time)
+    calls: list[str] = []
+    script = {f"1400000001/t{i:03d}": ["AuthFailure.SecretIdNotFound"] for i in range(10)}
+    report = apply_plan(
+        make_plan(tasks(10), store.read()),
+        store=store,
+        api_factory=lambda: ScriptedApi(script, calls, threading.Lock()),
+        observer=Recorder(store),
+        settings=EngineSettings(parallelism=2),
+        halt=halt,
+        clock=time.clock,
+    )
+    assert report.fatal is not None and not report.interrupted
+    assert not halt.is_set()
+
+
+def test_a_failed_commit_stops_the_workers(store: StateStore) -> None:
+    class BrokenStore:
+        display = store.display
+
+        def __init__(self) -> None:
+            self.records = 0
+
+        def record(self, record: object) -> int:
+            self.records += 1
+            if self.records == 3:
+                raise StateError("disk full")
+            return self.records
+
+        def remove(self, addresses: object) -> int:
+            return 0
+
+    time = FakeTime()
+    calls: list[str] = []
+    with pytest.raises(StateError):
+        apply_plan(
+            make_plan(tasks(200), EMPTY_STATE),
+            store=BrokenStore(),  # type: ignore[arg-type]
+            api_factory=lambda: ScriptedApi({}, calls, threading.Lock()),
+            observer=Recorder(store),
+            settings=EngineSettings(parallelism=4),
+            halt=FakeHalt(time),
+            clock=time.clock,
+        )
+    deadline = threading.Event()
+    for _ in range(40):  # the workers leave instead of waiting forever (no thread leak)
+        if not any(t.name.startswith("reconciler-worker") for t in threading.enumerate()):
+            break
+        deadline.wait(0.05)
+    assert not any(t.name.startswith("reconciler-worker") for t in threading.enumerate())
+    assert len(calls) <= 3 + 4
