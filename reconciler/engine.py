@@ -380,19 +380,18 @@ def apply_plan(
 
     fatal: CloudError | None = None
     if stops and not halt.is_set():
-        with halt.child() as run_halt:
-            pool: _Pool[str] = _Pool(
-                stops,
-                _call_stop,
-                api_factory=api_factory,
-                settings=settings,
-                limiter=RateLimiter(settings.rate, clock=clock),
-                halt=run_halt,
-                clock=clock,
-                rand=rand,
-            )
-            _drive(pool, commit, halt=run_halt, settings=settings, meter=meter, observer=observer)
-            fatal = pool.fatal
+        fatal = _run_pool(
+            stops,
+            _call_stop,
+            commit,
+            api_factory=api_factory,
+            settings=settings,
+            halt=halt,
+            clock=clock,
+            rand=rand,
+            meter=meter,
+            observer=observer,
+        )
 
     interrupted = halt.is_set() and fatal is None
     not_attempted = len(stops) - meter.done + (len(forgets) - forgotten)
@@ -404,6 +403,35 @@ def apply_plan(
         not_attempted=not_attempted,
         elapsed=elapsed,
     )
+
+
+def _run_pool(
+    changes: Sequence[Change],
+    call: Callable[[TaskApi, Change], T],
+    handle: Callable[[_Done[T]], None],
+    *,
+    api_factory: Callable[[], TaskApi],
+    settings: EngineSettings,
+    halt: Halt,
+    clock: Clock,
+    rand: Callable[[], float] | None,
+    meter: _ProgressMeter,
+    observer: ApplyObserver | None,
+) -> CloudError | None:
+    """One call per change on a fresh pool, under a halt of its own; the fatal error, if any."""
+    with halt.child() as run_halt:
+        pool: _Pool[T] = _Pool(
+            changes,
+            call,
+            api_factory=api_factory,
+            settings=settings,
+            limiter=RateLimiter(settings.rate, clock=clock),
+            halt=run_halt,
+            clock=clock,
+            rand=rand,
+        )
+        _drive(pool, handle, halt=run_halt, settings=settings, meter=meter, observer=observer)
+        return pool.fatal
 
 
 def _drive(
@@ -540,19 +568,18 @@ def refresh(
 
     fatal: CloudError | None = None
     if stops:
-        with halt.child() as run_halt:
-            pool: _Pool[LiveStatus] = _Pool(
-                stops,
-                _call_describe,
-                api_factory=api_factory,
-                settings=settings,
-                limiter=RateLimiter(settings.rate, clock=clock),
-                halt=run_halt,
-                clock=clock,
-            )
-            meter = _ProgressMeter(len(stops), clock)
-            _drive(pool, collect, halt=run_halt, settings=settings, meter=meter, observer=None)
-            fatal = pool.fatal
+        fatal = _run_pool(
+            stops,
+            _call_describe,
+            collect,
+            api_factory=api_factory,
+            settings=settings,
+            halt=halt,
+            clock=clock,
+            rand=None,
+            meter=_ProgressMeter(len(stops), clock),
+            observer=None,
+        )
     return RefreshReport(
         live=live,
         errors=errors,
