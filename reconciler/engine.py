@@ -446,49 +446,37 @@ def _drive(
     """Run the pool and hand each result to ``handle`` on this thread, in arrival order."""
     pool.start()
     try:
-        _handle_results(pool, handle, halt=halt, settings=settings, meter=meter, observer=observer)
-    except BaseException:
+        halted_at: float | None = None
+        next_progress = time.monotonic()
+        while True:
+            try:
+                handle(pool.results.get(timeout=0.05))
+                pool.handled()
+                continue_draining = True
+            except queue.Empty:
+                continue_draining = False
+            if observer is not None and time.monotonic() >= next_progress:
+                observer.on_progress(meter.snapshot(pool.in_flight))
+                next_progress = time.monotonic() + settings.progress_interval
+            if continue_draining:
+                continue
+            if not pool.alive():
+                break
+            if halt.is_set() and pool.fatal is None:
+                halted_at = halted_at if halted_at is not None else time.monotonic()
+                if time.monotonic() - halted_at >= settings.drain_timeout:
+                    break  # abandon calls still in flight; the next run converges them
+        while True:  # whatever finished while we stopped waiting
+            try:
+                handle(pool.results.get_nowait())
+                pool.handled()
+            except queue.Empty:
+                break
+        if observer is not None:
+            observer.on_progress(meter.snapshot(pool.in_flight))
+    except BaseException:  # a commit failed: start no more calls, then let it rise
         pool.abort()
         raise
-
-
-def _handle_results(
-    pool: _Pool[T],
-    handle: Callable[[_Done[T]], None],
-    *,
-    halt: Halt,
-    settings: EngineSettings,
-    meter: _ProgressMeter,
-    observer: ApplyObserver | None,
-) -> None:
-    halted_at: float | None = None
-    next_progress = time.monotonic()
-    while True:
-        try:
-            handle(pool.results.get(timeout=0.05))
-            pool.handled()
-            continue_draining = True
-        except queue.Empty:
-            continue_draining = False
-        if observer is not None and time.monotonic() >= next_progress:
-            observer.on_progress(meter.snapshot(pool.in_flight))
-            next_progress = time.monotonic() + settings.progress_interval
-        if continue_draining:
-            continue
-        if not pool.alive():
-            break
-        if halt.is_set() and pool.fatal is None:
-            halted_at = halted_at if halted_at is not None else time.monotonic()
-            if time.monotonic() - halted_at >= settings.drain_timeout:
-                break  # abandon calls still in flight; the next run converges them
-    while True:  # whatever finished while we stopped waiting
-        try:
-            handle(pool.results.get_nowait())
-            pool.handled()
-        except queue.Empty:
-            break
-    if observer is not None:
-        observer.on_progress(meter.snapshot(pool.in_flight))
 
 
 def _call_stop(api: TaskApi, change: Change) -> str:
