@@ -78,6 +78,7 @@ class HumanView(View):
         super().__init__(out, err)
         self._progress = _isatty(self.err) if progress is None else progress
         self._progress_shown = False
+        self._progress_line = ""
 
     def validated(self, result: LoadResult) -> None:
         print(
@@ -119,6 +120,12 @@ class HumanView(View):
             self.err.flush()
             self._progress_shown = False
 
+    def _draw_progress(self) -> None:
+        if self._progress and self._progress_line:
+            self.err.write("\r\033[K" + self._progress_line)
+            self.err.flush()
+            self._progress_shown = True
+
     def on_result(self, result: TaskResult) -> None:
         self._clear_progress()
         address = result.change.address
@@ -131,21 +138,21 @@ class HumanView(View):
             if result.request_id:
                 text += f" (RequestId {result.request_id})"
         print(text, file=self.out, flush=True)
+        self._draw_progress()  # keep the live line under the results
 
     def on_progress(self, progress: Progress) -> None:
         if not self._progress or progress.total == 0:
             return
         eta = _duration(progress.eta) if progress.eta is not None else "?"
-        line = (
+        self._progress_line = (
             f"[{progress.done}/{progress.total}] in flight {progress.in_flight} · "
             f"failed {progress.failed} · {progress.rate:.1f}/s · ETA {eta}"
         )
-        self.err.write("\r\033[K" + line)
-        self.err.flush()
-        self._progress_shown = True
+        self._draw_progress()
 
     def apply_summary(self, report: ApplyReport) -> None:
         self._clear_progress()
+        self._progress_line = ""
         counts = report.counts
         parts = (
             f"{counts['stopped']} stopped, {counts['already_stopped']} already stopped, "
