@@ -11,8 +11,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # shellcheck disable=SC1091
 . .venv/bin/activate
-python -m pip install --quiet --upgrade pip
-python -m pip install --quiet --editable .
+# Quiet set-up: show pip's output only if it fails.
+setup_log="$(mktemp)"
+pip_install() { python -m pip install --quiet "$@" >>"$setup_log" 2>&1 || { cat "$setup_log" >&2; exit 1; }; }
+pip_install --upgrade pip
+pip_install --editable .
+rm -f "$setup_log"
 
 work="$(mktemp -d)"
 emulator_pid=""
