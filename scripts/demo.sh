@@ -5,18 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-python="${PYTHON:-python3}"
-if [ ! -x .venv/bin/python ]; then
-    "$python" -m venv .venv
-fi
-# shellcheck disable=SC1091
-. .venv/bin/activate
-# Quiet set-up: show pip's output only if it fails.
-setup_log="$(mktemp)"
-pip_install() { python -m pip install --quiet "$@" >>"$setup_log" 2>&1 || { cat "$setup_log" >&2; exit 1; }; }
-pip_install --upgrade pip
-pip_install --editable .
-rm -f "$setup_log"
+# shellcheck source=scripts/setup.sh
+. scripts/setup.sh ""
 
 work="$(mktemp -d)"
 emulator_pid=""
