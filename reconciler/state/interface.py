@@ -14,6 +14,7 @@ import json
 import os
 import socket
 import time
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -135,6 +136,11 @@ RECORD_COLUMNS = (
 )
 RecordRow = tuple[str, int, str, str, str, str | None, str, str]
 _OUTCOMES = {outcome.value: outcome for outcome in Outcome if outcome.recorded}
+
+
+def new_lineage() -> str:
+    """A fresh state's lineage: fixed at creation, it tells states apart."""
+    return str(uuid.uuid4())
 
 
 def record_row(record: Record) -> RecordRow:

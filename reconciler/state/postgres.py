@@ -40,7 +40,6 @@ import hashlib
 import re
 import threading
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -55,6 +54,7 @@ from reconciler.state.interface import (
     LockHolder,
     acquire_polling,
     check_pushable,
+    new_lineage,
     push_serial,
     record_row,
     snapshot_from_rows,
@@ -247,7 +247,7 @@ class PostgresStore:
             with conn.transaction():
                 lineage, serial = self._lock_state_row(conn, create=True)
                 conn.execute(_UPSERT, (self.state_name, *row))
-                return self._set_state(conn, lineage or str(uuid.uuid4()), serial + 1)
+                return self._set_state(conn, lineage or new_lineage(), serial + 1)
 
     def remove(self, addresses: Sequence[str]) -> int:
         with self._mutex, self._errors():

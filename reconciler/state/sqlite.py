@@ -25,7 +25,6 @@ import os
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from urllib.parse import quote
@@ -37,6 +36,7 @@ from reconciler.state.interface import (
     LockHolder,
     acquire_polling,
     check_pushable,
+    new_lineage,
     push_serial,
     record_row,
     snapshot_from_rows,
@@ -125,7 +125,7 @@ class SqliteStore:
                 conn.execute(_UPSERT, row)
                 serial += 1
                 conn.execute(
-                    "UPDATE meta SET lineage = ?, serial = ?", (lineage or _new_lineage(), serial)
+                    "UPDATE meta SET lineage = ?, serial = ?", (lineage or new_lineage(), serial)
                 )
             return serial
 
@@ -289,10 +289,6 @@ class SqliteStore:
         except OSError as exc:
             reason = exc.strerror or errno.errorcode.get(exc.errno or 0, str(exc))
             raise StoreUnavailable(f"state {self.display}: {reason}") from exc
-
-
-def _new_lineage() -> str:
-    return str(uuid.uuid4())
 
 
 def _try_flock(fd: int) -> bool:
