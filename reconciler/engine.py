@@ -207,15 +207,6 @@ class _Pool(Generic[T]):
     def alive(self) -> bool:
         return any(thread.is_alive() for thread in self._threads)
 
-    def join(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-
-    def remaining(self) -> int:
-        with self._lock:
-            return len(self._todo)
-
     def handled(self) -> None:
         """The calling thread has handled (committed) one result: a call may start."""
         self._unhandled.release()

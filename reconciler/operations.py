@@ -137,11 +137,11 @@ def plan(paths: Sequence[str], store: StateStore, *, targets: Sequence[str] = ()
     snapshot = read_state(store)
     result = make_plan(desired, snapshot, targets=wanted)
     if wanted is not None:
-        _warn_unmatched_targets(wanted, desired, snapshot)
+        _refuse_unmatched_targets(wanted, desired, snapshot)
     return result
 
 
-def _warn_unmatched_targets(
+def _refuse_unmatched_targets(
     wanted: frozenset[str], desired: Sequence[DesiredTask], snapshot: StateSnapshot
 ) -> None:
     known = {task.address for task in desired} | set(snapshot.records)

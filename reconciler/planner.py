@@ -7,7 +7,7 @@ one ``plan --json`` prints and ``plan --out`` saves) as plain-dict conversions.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from reconciler.domain import (
     FORMAT_VERSION,
@@ -188,7 +188,3 @@ def _change_from_json(item: object) -> Change:
         source=str(item.get("source", "")),
         live=LiveStatus(live) if live is not None else None,
     )
-
-
-def addresses(changes: Iterable[Change]) -> list[str]:
-    return [change.address for change in changes]

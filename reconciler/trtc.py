@@ -44,13 +44,12 @@ import socket
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 from reconciler.domain import CloudError, LiveStatus
 
 SDK_LOGGER_NAME = "tencentcloud_sdk_common"
-DEFAULT_ENDPOINT_HOST = "trtc.tencentcloudapi.com"
 TOKEN_ENVIRONMENT = ("TENCENTCLOUD_TOKEN", "TENCENTCLOUD_SECURITY_TOKEN")
 _METADATA_PROBE_TIMEOUT = 2.0
 
@@ -190,10 +189,6 @@ class Endpoint:
     host: str | None = None  # "host[:port]"; None means the SDK's own domain
 
     @property
-    def display(self) -> str:
-        return f"{self.scheme}://{self.host or DEFAULT_ENDPOINT_HOST}"
-
-    @property
     def is_default(self) -> bool:
         return self.host is None
 
@@ -235,10 +230,6 @@ def _is_loopback(hostname: str) -> bool:
 
 
 # --- credentials -------------------------------------------------------------
-
-
-class Credentials(Protocol):
-    def get_credential_info(self) -> tuple[str, str, str | None]: ...
 
 
 @dataclass(frozen=True)

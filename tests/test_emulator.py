@@ -380,7 +380,7 @@ def test_rate_limit_zero_disables() -> None:
 )
 def test_faults_that_apply_nothing(emu: Emulator, kind: str, code: str) -> None:
     client = make_client(emu)
-    emu.set_faults(next_faults=[kind])
+    emu.configure(next_faults=[kind])
     assert sdk_error(lambda: stop(client, "t-1")).code == code
     assert emu.stats()["effective_stops"] == {}
     assert emu.stats()["faults"][kind] == 1
@@ -390,7 +390,7 @@ def test_faults_that_apply_nothing(emu: Emulator, kind: str, code: str) -> None:
 
 def test_lost_answer_applies_the_stop(emu: Emulator) -> None:
     client = make_client(emu)
-    emu.set_faults(next_faults=["lost"])
+    emu.configure(next_faults=["lost"])
     assert sdk_error(lambda: stop(client, "t-1")).code == "ClientNetworkError"
     assert emu.stats()["effective_stops"] == {f"{APP}/t-1": 1}
     assert sdk_error(lambda: stop(client, "t-1")).code == "FailedOperation.TaskFinished"

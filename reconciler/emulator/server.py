@@ -425,19 +425,6 @@ class Emulator:
     def add_tasks(self, tasks: Iterable[SeedTask]) -> list[str]:
         return self._core.add_tasks(tasks)
 
-    def set_faults(
-        self,
-        rates: FaultRates | Mapping[str, float] | None = None,
-        *,
-        next_faults: Sequence[FaultKind | str | ScheduledFault] = (),
-        clear_next_faults: bool = False,
-    ) -> JsonDict:
-        """Replace the fault probabilities (when given) and queue faults for the next
-        API requests, one each, in order. Returns the settings after."""
-        return self._core.configure(
-            faults=rates, next_faults=next_faults, clear_next_faults=clear_next_faults
-        )
-
     def configure(
         self,
         *,
