@@ -120,6 +120,13 @@ def start(*args: str, env: Mapping[str, str], cwd: Path) -> subprocess.Popen[str
     )
 
 
+def end(proc: subprocess.Popen[str]) -> None:
+    """Kill ``proc`` if it still runs (a failed test's leftover)."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.communicate(timeout=30)
+
+
 def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(textwrap.dedent(text).lstrip())

@@ -31,6 +31,7 @@ from tests.support import (
     APP,
     EmulatorProcess,
     cli_env,
+    end,
     manifest,
     no_traceback,
     reconciler,
@@ -65,9 +66,7 @@ def running() -> Iterator[list[subprocess.Popen[str]]]:
     procs: list[subprocess.Popen[str]] = []
     yield procs
     for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate(timeout=10)
+        end(proc)
 
 
 def names(prefix: str, count: int) -> list[str]:

@@ -25,6 +25,7 @@ from tests.support import (
     EmulatorProcess,
     a,
     cli_env,
+    end,
     listed,
     manifest,
     no_traceback,
@@ -94,13 +95,6 @@ def terminate(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
         raise AssertionError(f"run did not exit within 5 s of SIGTERM:\n{err}") from None
     assert time.monotonic() - started < 5
     return proc.returncode, out, err
-
-
-def end(proc: subprocess.Popen[str]) -> None:
-    """Kill ``proc`` if it still runs (a failed test's leftover)."""
-    if proc.poll() is None:
-        proc.kill()
-        proc.communicate(timeout=30)
 
 
 # --- apply, list and independent states -------------------------------------------

@@ -22,6 +22,7 @@ from tests.support import (
     EmulatorProcess,
     a,
     cli_env,
+    end,
     listed,
     manifest,
     no_traceback,
@@ -67,13 +68,6 @@ def hold_lock(location: str, cwd: Path) -> subprocess.Popen[str]:
         proc.kill()
         raise AssertionError(f"lock holder did not start: {line!r} {proc.communicate()[1]}")
     return proc
-
-
-def end(proc: subprocess.Popen[str]) -> None:
-    """Kill ``proc`` if it still runs (a failed test's leftover)."""
-    if proc.poll() is None:
-        proc.kill()
-        proc.communicate(timeout=30)
 
 
 # --- saved plans -------------------------------------------------------------------
