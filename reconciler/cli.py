@@ -276,6 +276,11 @@ def _store(args: argparse.Namespace) -> StateStore:
         raise OperationError(str(exc)) from None
 
 
+def _opened(args: argparse.Namespace) -> contextlib.closing[StateStore]:
+    """The state store, closed when the ``with`` block ends."""
+    return contextlib.closing(_store(args))
+
+
 def _cloud(args: argparse.Namespace) -> operations.CloudSettings:
     return operations.cloud_settings(
         args.endpoint or os.environ.get("RECONCILER_ENDPOINT"),
@@ -327,11 +332,8 @@ def cmd_validate(args: argparse.Namespace, halt: Halt) -> int:
 
 def cmd_plan(args: argparse.Namespace, halt: Halt) -> int:
     view = _view(args)
-    store = _store(args)
-    try:
+    with _opened(args) as store:
         the_plan = operations.plan(args.paths, store, targets=args.target)
-    finally:
-        store.close()
     if args.refresh:
         the_plan, _ = operations.refresh_plan(
             the_plan, _cloud(args), halt=halt, settings=_engine_settings(args)
@@ -367,37 +369,33 @@ def cmd_apply(args: argparse.Namespace, halt: Halt) -> int:
     cloud = _cloud(args)
     run_id = operations.new_run_id()
     bind_run(run_id=run_id, command="apply")
-    store = _store(args)
-    try:
-        with _locked(store, "apply", run_id, args.lock_timeout):
-            if from_file:
-                the_plan = operations.read_saved_plan(args.paths[0])
-                operations.check_not_stale(the_plan, operations.read_state(store))
-                the_plan = operations.select_targets(the_plan, args.target)
-            else:
-                the_plan = operations.plan(args.paths, store, targets=args.target)
-            if isinstance(view, HumanView):
-                view.plan(the_plan)
-            if not the_plan.has_changes:
-                if isinstance(view, JsonView):
-                    view.apply_summary(_empty_report())
-                return EXIT_OK
-            if not from_file and not args.auto_approve and not _confirm(view):
-                print("Apply cancelled.", file=view.out)
-                return EXIT_DECLINED
-            if halt.is_set():
-                return _signal_code()
-            report = operations.apply(
-                the_plan,
-                store,
-                cloud,
-                observer=view,
-                settings=_engine_settings(args),
-                halt=halt,
-                on_credentials=_register_credential_secrets,
-            )
-    finally:
-        store.close()
+    with _opened(args) as store, _locked(store, "apply", run_id, args.lock_timeout):
+        if from_file:
+            the_plan = operations.read_saved_plan(args.paths[0])
+            operations.check_not_stale(the_plan, operations.read_state(store))
+            the_plan = operations.select_targets(the_plan, args.target)
+        else:
+            the_plan = operations.plan(args.paths, store, targets=args.target)
+        if isinstance(view, HumanView):
+            view.plan(the_plan)
+        if not the_plan.has_changes:
+            if isinstance(view, JsonView):
+                view.apply_summary(_empty_report())
+            return EXIT_OK
+        if not from_file and not args.auto_approve and not _confirm(view):
+            print("Apply cancelled.", file=view.out)
+            return EXIT_DECLINED
+        if halt.is_set():
+            return _signal_code()
+        report = operations.apply(
+            the_plan,
+            store,
+            cloud,
+            observer=view,
+            settings=_engine_settings(args),
+            halt=halt,
+            on_credentials=_register_credential_secrets,
+        )
     view.apply_summary(report)
     log.info(
         "apply finished",
@@ -442,33 +440,23 @@ def _confirm(view: View) -> bool:
 
 
 def cmd_state_list(args: argparse.Namespace, halt: Halt) -> int:
-    store = _store(args)
-    try:
+    with _opened(args) as store:
         snapshot = operations.read_state(store)
-    finally:
-        store.close()
     HumanView().state_list(snapshot)
     return EXIT_OK
 
 
 def cmd_state_show(args: argparse.Namespace, halt: Halt) -> int:
-    store = _store(args)
-    try:
+    with _opened(args) as store:
         record = operations.state_show(store, args.address)
-    finally:
-        store.close()
     HumanView().record(record)
     return EXIT_OK
 
 
 def cmd_state_rm(args: argparse.Namespace, halt: Halt) -> int:
     run_id = operations.new_run_id()
-    store = _store(args)
-    try:
-        with _locked(store, "state rm", run_id, args.lock_timeout):
-            serial = operations.state_rm(store, args.addresses)
-    finally:
-        store.close()
+    with _opened(args) as store, _locked(store, "state rm", run_id, args.lock_timeout):
+        serial = operations.state_rm(store, args.addresses)
     for address in args.addresses:
         print(f"Removed {address}")
     print(f"State serial is now {serial}.")
@@ -476,11 +464,8 @@ def cmd_state_rm(args: argparse.Namespace, halt: Halt) -> int:
 
 
 def cmd_state_pull(args: argparse.Namespace, halt: Halt) -> int:
-    store = _store(args)
-    try:
+    with _opened(args) as store:
         snapshot = operations.read_state(store)
-    finally:
-        store.close()
     print(json.dumps(snapshot.to_json(), indent=2))
     return EXIT_OK
 
@@ -488,13 +473,9 @@ def cmd_state_pull(args: argparse.Namespace, halt: Halt) -> int:
 def cmd_state_push(args: argparse.Namespace, halt: Halt) -> int:
     snapshot = operations.read_state_document(args.file)
     run_id = operations.new_run_id()
-    store = _store(args)
-    try:
-        with _locked(store, "state push", run_id, args.lock_timeout):
-            store.push(snapshot, force=args.force)
-            after = operations.read_state(store)
-    finally:
-        store.close()
+    with _opened(args) as store, _locked(store, "state push", run_id, args.lock_timeout):
+        store.push(snapshot, force=args.force)
+        after = operations.read_state(store)
     print(
         f"Pushed {len(snapshot.records)} records to {store.display} "
         f"(lineage {after.lineage}, serial {after.serial})."
