@@ -66,6 +66,13 @@ def parse_duration(text: str) -> float:
     return hours * 3600 + minutes * 60 + seconds
 
 
+def _positive_duration(text: str) -> float:
+    seconds = parse_duration(text)
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"must be longer than zero, got {text!r}")
+    return seconds
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -121,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     engine_opts.add_argument("--max-attempts", type=_positive_int, default=8, metavar="N")
     engine_opts.add_argument(
-        "--retry-deadline", type=parse_duration, default=120.0, metavar="DURATION"
+        "--retry-deadline", type=_positive_duration, default=120.0, metavar="DURATION"
     )
     engine_opts.add_argument(
         "--request-timeout", type=_positive_float, default=10.0, metavar="SECONDS"
@@ -205,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="reconcile on a schedule until stopped",
     )
     p.add_argument("paths", nargs="*", metavar="PATH")
-    p.add_argument("--interval", type=parse_duration, required=True, metavar="DURATION")
+    p.add_argument("--interval", type=_positive_duration, required=True, metavar="DURATION")
     p.add_argument(
         "--jitter",
         type=parse_duration,

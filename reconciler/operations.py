@@ -132,8 +132,8 @@ def check_targets(targets: Sequence[str]) -> frozenset[str] | None:
 
 
 def plan(paths: Sequence[str], store: StateStore, *, targets: Sequence[str] = ()) -> Plan:
+    wanted = check_targets(targets)  # cheap flags first, before any file is read
     desired = load_desired(paths)
-    wanted = check_targets(targets)
     snapshot = read_state(store)
     result = make_plan(desired, snapshot, targets=wanted)
     if wanted is not None:

@@ -210,6 +210,8 @@ def test_bad_flags_and_endpoint(tmp_path: Path, env: dict[str, str]) -> None:
         ["apply", "--auto-approve", "--rate", "0"],
         ["plan", "--target", "not-an-address"],
         ["run", "--interval", "soon"],
+        ["run", "--interval", "0s"],
+        ["apply", "--auto-approve", "--retry-deadline", "0"],
         ["nonsense"],
     ):
         result = reconciler(*args, env=env, cwd=tmp_path)
