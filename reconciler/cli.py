@@ -339,8 +339,9 @@ def cmd_validate(args: argparse.Namespace, halt: Halt) -> int:
 
 def cmd_plan(args: argparse.Namespace, halt: Halt) -> int:
     view = _view(args)
+    desired = operations.read_desired(args.paths, targets=args.target)
     with _opened(args) as store:
-        the_plan = operations.plan(args.paths, store, targets=args.target)
+        the_plan = operations.plan(desired, store)
     if args.refresh:
         the_plan, _ = operations.refresh_plan(
             the_plan, _cloud(args), halt=halt, settings=_engine_settings(args)
@@ -374,15 +375,16 @@ def cmd_apply(args: argparse.Namespace, halt: Halt) -> int:
                 "(reconciler plan --out plan.json; reconciler apply plan.json)"
             )
     cloud = _cloud(args)
+    desired = None if from_file else operations.read_desired(args.paths, targets=args.target)
     run_id = operations.new_run_id()
     bind_run(run_id=run_id, command="apply")
     with _opened(args) as store, _locked(store, "apply", run_id, args.lock_timeout):
-        if from_file:
+        if desired is not None:
+            the_plan = operations.plan(desired, store)
+        else:
             the_plan = operations.read_saved_plan(args.paths[0])
             operations.check_not_stale(the_plan, operations.read_state(store))
             the_plan = operations.select_targets(the_plan, args.target)
-        else:
-            the_plan = operations.plan(args.paths, store, targets=args.target)
         if isinstance(view, HumanView):
             view.plan(the_plan)
         if not the_plan.has_changes:

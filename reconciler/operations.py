@@ -131,13 +131,26 @@ def check_targets(targets: Sequence[str]) -> frozenset[str] | None:
     return frozenset(targets)
 
 
-def plan(paths: Sequence[str], store: StateStore, *, targets: Sequence[str] = ()) -> Plan:
-    wanted = check_targets(targets)  # cheap flags first, before any file is read
-    desired = load_desired(paths)
+@dataclass(frozen=True)
+class Desired:
+    """What the manifests declare, and the ``--target`` addresses a plan is limited to."""
+
+    tasks: tuple[DesiredTask, ...]
+    targets: frozenset[str] | None = None
+
+
+def read_desired(paths: Sequence[str], *, targets: Sequence[str] = ()) -> Desired:
+    """Check the flags, then load the manifests — before any lock is taken, so bad
+    input is refused without touching the state."""
+    wanted = check_targets(targets)
+    return Desired(load_desired(paths), wanted)
+
+
+def plan(desired: Desired, store: StateStore) -> Plan:
     snapshot = read_state(store)
-    result = make_plan(desired, snapshot, targets=wanted)
-    if wanted is not None:
-        _refuse_unmatched_targets(wanted, desired, snapshot)
+    result = make_plan(desired.tasks, snapshot, targets=desired.targets)
+    if desired.targets is not None:
+        _refuse_unmatched_targets(desired.targets, desired.tasks, snapshot)
     return result
 
 

@@ -13,6 +13,7 @@ loop's tests run on fake time.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import random
@@ -84,38 +85,37 @@ class Cycle:
         structlog.contextvars.bind_contextvars(run_id=run_id)
         planned = 0
         try:
-            store = self.open_store()
-            try:
-                holder = operations.lock_holder("run", run_id)
-                with store.lock(holder, timeout=self.lock_timeout):
-                    the_plan = operations.plan(self.paths, store)
-                    planned = len(the_plan.changes)
-                    if the_plan.has_changes and not halt.is_set():
-                        report = operations.apply(
-                            the_plan,
-                            store,
-                            self.cloud,
-                            observer=_Quiet(),
-                            settings=self.engine,
-                            halt=halt,
-                            on_credentials=self.on_credentials,
+            desired = operations.read_desired(self.paths)
+            holder = operations.lock_holder("run", run_id)
+            with (
+                contextlib.closing(self.open_store()) as store,
+                store.lock(holder, timeout=self.lock_timeout),
+            ):
+                the_plan = operations.plan(desired, store)
+                planned = len(the_plan.changes)
+                if the_plan.has_changes and not halt.is_set():
+                    report = operations.apply(
+                        the_plan,
+                        store,
+                        self.cloud,
+                        observer=_Quiet(),
+                        settings=self.engine,
+                        halt=halt,
+                        on_credentials=self.on_credentials,
+                    )
+                    counts = dict(report.counts)
+                    if report.fatal is not None:
+                        raise operations.OperationError(describe_fatal(report.fatal))
+                    if report.interrupted:
+                        return self._result(True, counts, planned, started, interrupted=True)
+                    if report.failed:
+                        return self._result(
+                            False,
+                            counts,
+                            planned,
+                            started,
+                            error=f"{report.failed} task(s) failed",
                         )
-                        counts = dict(report.counts)
-                        if report.fatal is not None:
-                            raise operations.OperationError(describe_fatal(report.fatal))
-                        if report.interrupted:
-                            return self._result(True, counts, planned, started, interrupted=True)
-                        if report.failed:
-                            return self._result(
-                                False,
-                                counts,
-                                planned,
-                                started,
-                                error=f"{report.failed} task(s) failed",
-                            )
-            finally:
-                store.close()
-                gc.unfreeze()  # loading froze this cycle's tasks; let them go with it
         except operations.ManifestsInvalid as exc:
             # No terminal reads a service's stdout: every problem goes to the log.
             for problem in exc.problems:
@@ -123,6 +123,8 @@ class Cycle:
             return self._result(False, counts, planned, started, error=str(exc))
         except (operations.OperationError, StateError, LockBusy) as exc:
             return self._result(False, counts, planned, started, error=str(exc))
+        finally:
+            gc.unfreeze()  # loading froze this cycle's tasks; let them go with it
         return self._result(True, counts, planned, started)
 
     def _result(

@@ -141,6 +141,7 @@ def test_invalid_manifest_changes_nothing(
         assert no_traceback(result)
     assert emulator.stats()["calls"].get("StopStreamIngest", 0) == 0
     assert not (tmp_path / "state.db").exists()
+    assert not (tmp_path / "state.db.lock").exists()  # refused before any lock was taken
 
 
 def test_apply_without_terminal_or_approval_fails_at_once(
