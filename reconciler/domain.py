@@ -227,9 +227,28 @@ class Plan:
         return sum(1 for change in self.changes if change.action is action)
 
 
+class ErrorClass(enum.Enum):
+    """What a failed cloud call means for a run; the TRTC adapter decides, in one place.
+
+    ``CONVERGED``: the goal already holds. ``THROTTLED`` and ``RETRYABLE``: try again
+    later. ``TASK_FAILED``: this task fails, the others go on. ``FATAL``: the whole run
+    stops sending requests.
+    """
+
+    CONVERGED = "converged"
+    THROTTLED = "throttled"
+    RETRYABLE = "retryable"
+    TASK_FAILED = "task_failed"
+    FATAL = "fatal"
+
+    @property
+    def transient(self) -> bool:
+        return self in (ErrorClass.THROTTLED, ErrorClass.RETRYABLE)
+
+
 @dataclass(frozen=True, slots=True)
-class CloudError:
-    """An error the cloud (or the way to it) answered, as the adapter classified it."""
+class CallError:
+    """An error the cloud (or the way to it) answered for one call."""
 
     code: str
     message: str
@@ -243,5 +262,72 @@ class TaskResult:
     change: Change
     outcome: Outcome
     request_id: str | None = None
-    error: CloudError | None = None
+    error: CallError | None = None
     attempts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a file the user gave, at FILE:LINE:COL (1-based; 0:0 = whole file)."""
+
+    file: str
+    line: int
+    col: int
+    message: str
+    hint: str | None = None
+
+    def __str__(self) -> str:
+        text = f"{self.file}:{self.line}:{self.col}: {self.message}"
+        if self.hint is None:
+            return text
+        if self.hint.startswith("did you mean"):
+            return f"{text}; {self.hint}"
+        return f"{text} (hint: {self.hint})"
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "col": self.col,
+            "message": self.message,
+            "hint": self.hint,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LockHolder:
+    """Who holds (or wants) the state's writer lock: enough to find and judge the process."""
+
+    host: str
+    pid: int
+    since: str  # UTC, RFC 3339
+    operation: str  # "apply", "run", "state rm", ...
+    run_id: str
+
+    def describe(self) -> str:
+        """One phrase for messages: operation, run, host, pid, since."""
+        return (
+            f"{self.operation} (run {self.run_id}) on host {self.host}, pid {self.pid}, "
+            f"since {self.since}"
+        )
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "host": self.host,
+            "pid": self.pid,
+            "since": self.since,
+            "operation": self.operation,
+            "run_id": self.run_id,
+        }
+
+    @classmethod
+    def from_json(cls, doc: object) -> LockHolder | None:
+        """The holder ``to_json`` wrote; None when ``doc`` is not one (empty, torn)."""
+        if not isinstance(doc, dict):
+            return None
+        pid = doc.get("pid")
+        fields = [doc.get(key) for key in ("host", "since", "operation", "run_id")]
+        if not isinstance(pid, int) or not all(isinstance(value, str) for value in fields):
+            return None
+        host, since, operation, run_id = (str(value) for value in fields)
+        return cls(host=host, pid=pid, since=since, operation=operation, run_id=run_id)

@@ -39,6 +39,7 @@ from reconciler.domain import (
     TASK_ID_CHAR,
     TASK_ID_MAX_LENGTH,
     DesiredTask,
+    Problem,
     format_address,
 )
 
@@ -144,25 +145,6 @@ if _WITH_LIBYAML:
     _resolve: Callable[[_Composer, type[Node], str, tuple[bool, bool]], str] = (
         yaml.CSafeLoader.resolve
     )
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One thing wrong with the manifests, at FILE:LINE:COL (1-based; 0:0 = whole file)."""
-
-    file: str
-    line: int
-    col: int
-    message: str
-    hint: str | None = None
-
-    def __str__(self) -> str:
-        text = f"{self.file}:{self.line}:{self.col}: {self.message}"
-        if self.hint is None:
-            return text
-        if self.hint.startswith("did you mean"):
-            return f"{text}; {self.hint}"
-        return f"{text} (hint: {self.hint})"
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,7 @@ from reconciler.domain import (
     StateSnapshot,
     parse_address,
 )
-
-
-class PlanDocumentError(ValueError):
-    """A saved plan document that cannot be read back."""
+from reconciler.errors import PlanFileError
 
 
 def make_plan(
@@ -133,32 +130,32 @@ def plan_to_json(plan: Plan) -> dict[str, object]:
 
 
 def plan_from_json(doc: object) -> Plan:
-    """Read a saved plan document back; raises PlanDocumentError with a clear message."""
+    """Read a saved plan document back; raises PlanFileError with a clear message."""
     try:
         return _plan_from_json(doc)
-    except PlanDocumentError:
+    except PlanFileError:
         raise
     except KeyError as exc:
-        raise PlanDocumentError(f"not a plan document: it has no {exc} field") from None
+        raise PlanFileError(f"not a plan document: it has no {exc} field") from None
     except (TypeError, ValueError) as exc:
-        raise PlanDocumentError(f"not a plan document: {exc}") from None
+        raise PlanFileError(f"not a plan document: {exc}") from None
 
 
 def _plan_from_json(doc: object) -> Plan:
     if not isinstance(doc, dict):
-        raise PlanDocumentError("not a plan document: expected a JSON object")
+        raise PlanFileError("not a plan document: expected a JSON object")
     version = doc.get("format_version")
     if version != FORMAT_VERSION:
-        raise PlanDocumentError(
+        raise PlanFileError(
             f"unsupported plan format_version {version!r} (this tool reads {FORMAT_VERSION})"
         )
     state = doc["state"]
     lineage = state["lineage"]
     serial = state["serial"]
     if lineage is not None and not isinstance(lineage, str):
-        raise PlanDocumentError("not a plan document: state.lineage must be a string or null")
+        raise PlanFileError("not a plan document: state.lineage must be a string or null")
     if not isinstance(serial, int) or isinstance(serial, bool) or serial < 0:
-        raise PlanDocumentError("not a plan document: state.serial must be a whole number")
+        raise PlanFileError("not a plan document: state.serial must be a whole number")
     changes = tuple(_change_from_json(item) for item in doc["changes"])
     summary = doc.get("summary") or {}
     unchanged = summary.get("unchanged", 0) if isinstance(summary, dict) else 0
@@ -172,13 +169,13 @@ def _plan_from_json(doc: object) -> Plan:
 
 def _change_from_json(item: object) -> Change:
     if not isinstance(item, dict):
-        raise PlanDocumentError("not a plan document: each change must be an object")
+        raise PlanFileError("not a plan document: each change must be an object")
     address = item["address"]
     if not isinstance(address, str):
-        raise PlanDocumentError("not a plan document: change address must be a string")
+        raise PlanFileError("not a plan document: change address must be a string")
     sdk_app_id, task_id = parse_address(address)
     if item.get("sdkAppId", sdk_app_id) != sdk_app_id or item.get("taskId", task_id) != task_id:
-        raise PlanDocumentError(f"not a plan document: {address} does not match sdkAppId/taskId")
+        raise PlanFileError(f"not a plan document: {address} does not match sdkAppId/taskId")
     live = item.get("live")
     return Change(
         action=Action(item["action"]),

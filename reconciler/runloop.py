@@ -7,28 +7,26 @@ the next one comes sooner (exponential backoff, capped at the interval). A halt
 cycle a Prometheus text file can be written atomically for node_exporter's
 textfile collector, so a missed or failing schedule can alert.
 
-The clock, the wall clock, the wait and the random source are injected, so the
-loop's tests run on fake time.
+Time comes from the halt's clock and the random source is injected, so the loop's
+tests run on fake time.
 """
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import os
 import random
-import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import structlog
 
-from reconciler import operations
-from reconciler.domain import Outcome, TaskResult
-from reconciler.engine import EngineSettings, Halt, Progress
-from reconciler.state import LockBusy, StateError, StateStore
-from reconciler.trtc import CredentialSource, describe_fatal
+from reconciler.clock import Halt
+from reconciler.domain import Outcome, Plan, TaskResult
+from reconciler.engine import Progress
+from reconciler.errors import ReconcilerError
+from reconciler.operations import ApplyArgs, Ports, reconcile
+from reconciler.results import ApplyStatus
 
 log = structlog.get_logger("reconciler.run")
 
@@ -57,7 +55,10 @@ class CycleResult:
 
 
 class _Quiet:
-    """An apply observer for unattended runs: the engine's log lines say it all."""
+    """The UI of an unattended cycle: the engine's log lines say it all."""
+
+    def planned(self, plan: Plan) -> None:
+        pass
 
     def on_result(self, result: TaskResult) -> None:
         pass
@@ -68,83 +69,38 @@ class _Quiet:
 
 @dataclass(frozen=True)
 class Cycle:
-    """One reconciliation: load, plan under the lock, apply."""
+    """One reconciliation — the same operation as ``apply --auto-approve`` — as a
+    ``CycleResult``: any ``ReconcilerError`` is a failed cycle, never the loop's end."""
 
-    paths: Sequence[str]
-    open_store: Callable[[], StateStore]
-    cloud: operations.CloudSettings
-    engine: EngineSettings
-    lock_timeout: float = 0.0
-    on_credentials: Callable[[CredentialSource], None] | None = None
-    wall: Callable[[], float] = field(default=time.time)
+    args: ApplyArgs
+    ports: Ports
 
     def __call__(self, halt: Halt) -> CycleResult:
-        started = time.monotonic()
-        counts = {outcome.value: 0 for outcome in Outcome}
-        run_id = operations.new_run_id()
-        structlog.contextvars.bind_contextvars(run_id=run_id)
-        planned = 0
+        clock = halt.clock
+        started = clock.monotonic()
+        ports = replace(self.ports, halt=halt)
+        args = replace(self.args, auto_approve=True, operation="run")
         try:
-            desired = operations.read_desired(self.paths)
-            holder = operations.lock_holder("run", run_id)
-            with (
-                contextlib.closing(self.open_store()) as store,
-                store.lock(holder, timeout=self.lock_timeout),
-            ):
-                the_plan = operations.plan(desired, store)
-                planned = len(the_plan.changes)
-                if the_plan.has_changes and not halt.is_set():
-                    report = operations.apply(
-                        the_plan,
-                        store,
-                        self.cloud,
-                        observer=_Quiet(),
-                        settings=self.engine,
-                        halt=halt,
-                        on_credentials=self.on_credentials,
-                    )
-                    counts = dict(report.counts)
-                    if report.fatal is not None:
-                        raise operations.OperationError(describe_fatal(report.fatal))
-                    if report.interrupted:
-                        return self._result(True, counts, planned, started, interrupted=True)
-                    if report.failed:
-                        return self._result(
-                            False,
-                            counts,
-                            planned,
-                            started,
-                            error=f"{report.failed} task(s) failed",
-                        )
-        except operations.ManifestsInvalid as exc:
+            result = reconcile(args, ports, _Quiet())
+        except ReconcilerError as exc:
             # No terminal reads a service's stdout: every problem goes to the log.
             for problem in exc.problems:
                 log.error("manifest problem", problem=str(problem))
-            return self._result(False, counts, planned, started, error=str(exc))
-        except (operations.OperationError, StateError, LockBusy) as exc:
-            return self._result(False, counts, planned, started, error=str(exc))
-        finally:
-            gc.unfreeze()  # loading froze this cycle's tasks; let them go with it
-        return self._result(True, counts, planned, started)
-
-    def _result(
-        self,
-        ok: bool,
-        counts: Mapping[str, int],
-        planned: int,
-        started: float,
-        *,
-        error: str | None = None,
-        interrupted: bool = False,
-    ) -> CycleResult:
+            counts: Mapping[str, int] = {outcome.value: 0 for outcome in Outcome}
+            return CycleResult(
+                False, counts, 0, clock.wall(), clock.monotonic() - started, error=str(exc)
+            )
+        error = result.fatal_message
+        if error is None and result.report.failed:
+            error = f"{result.report.failed} task(s) failed"
         return CycleResult(
-            ok=ok,
-            counts=counts,
-            planned=planned,
-            finished_at=self.wall(),
-            duration=time.monotonic() - started,
+            ok=error is None,
+            counts=dict(result.report.counts),
+            planned=len(result.plan.changes),
+            finished_at=clock.wall(),
+            duration=clock.monotonic() - started,
             error=error,
-            interrupted=interrupted,
+            interrupted=result.status is ApplyStatus.INTERRUPTED,
         )
 
 

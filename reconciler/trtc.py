@@ -21,21 +21,20 @@ one client per worker, and above all the classification of every error the cloud
                       UnsupportedRegion, and any code not listed above — this
                       task fails, the others go on.
 
-Known traps handled here (see SPEC): the SDK does not retry by default and its
-own retryer has no jitter (we never enable it; the engine owns retries); its
-logger prints whole requests with the Authorization and X-TC-Token headers at
-DEBUG (``silence_sdk_logger`` pins it above DEBUG and cuts it off from handlers);
-its environment provider reads no session token (we add ``TENCENTCLOUD_TOKEN`` /
-``TENCENTCLOUD_SECURITY_TOKEN``); with nothing configured its default chain ends
-in an ``OSError`` about ``TKE_REGION`` (we say "no credentials" once, listing what
-was tried); ``HttpProfile.protocol`` must be given at construction; the region
-breaker stays off (when open it sends traffic to the real Tencent domain); and
-clients are not shared between threads.
+Known traps of the official SDK, each observed and handled here: it does not retry
+by default and its own retryer has no jitter (we never enable it; the engine owns
+retries); its logger prints whole requests with the Authorization and X-TC-Token
+headers at DEBUG (``silence_sdk_logger`` pins it above DEBUG and cuts it off from
+handlers); its environment provider reads no session token (we add
+``TENCENTCLOUD_TOKEN`` / ``TENCENTCLOUD_SECURITY_TOKEN``); with nothing configured
+its default chain ends in an ``OSError`` about ``TKE_REGION`` (we say "no
+credentials" once, listing what was tried); ``HttpProfile.protocol`` must be given
+at construction; the region breaker stays off (when open it sends traffic to the
+real Tencent domain); and clients are not shared between threads.
 """
 
 from __future__ import annotations
 
-import enum
 import functools
 import ipaddress
 import logging
@@ -47,7 +46,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from reconciler.domain import CloudError, LiveStatus
+from reconciler.domain import CallError, ErrorClass, LiveStatus
+from reconciler.errors import CloudCallError, CloudSetupError
 
 SDK_LOGGER_NAME = "tencentcloud_sdk_common"
 TOKEN_ENVIRONMENT = ("TENCENTCLOUD_TOKEN", "TENCENTCLOUD_SECURITY_TOKEN")
@@ -74,33 +74,6 @@ def _sdk() -> Any:
         models=models,
         TrtcClient=trtc_client.TrtcClient,
     )
-
-
-class ErrorClass(enum.Enum):
-    """What the engine should do about an error (see the module docstring)."""
-
-    CONVERGED = "converged"
-    THROTTLED = "throttled"
-    RETRYABLE = "retryable"
-    TASK_FAILED = "task_failed"
-    FATAL = "fatal"
-
-    @property
-    def transient(self) -> bool:
-        return self in (ErrorClass.THROTTLED, ErrorClass.RETRYABLE)
-
-
-class AdapterConfigError(Exception):
-    """A bad endpoint or missing credentials: a one-line, user-facing message."""
-
-
-class CloudCallError(Exception):
-    """A call that did not succeed, already classified."""
-
-    def __init__(self, error: CloudError, error_class: ErrorClass) -> None:
-        super().__init__(f"{error.code}: {error.message}")
-        self.error = error
-        self.error_class = error_class
 
 
 _TRANSIENT_CODES = frozenset(
@@ -138,7 +111,7 @@ def classify(code: str) -> ErrorClass:
     return ErrorClass.TASK_FAILED
 
 
-def describe_fatal(error: CloudError) -> str:
+def describe_fatal(error: CallError) -> str:
     """A message that names the credential problem behind a fatal error."""
     hints = {
         "AuthFailure.SecretIdNotFound": "the SecretId is unknown (check TENCENTCLOUD_SECRET_ID)",
@@ -161,16 +134,14 @@ def describe_fatal(error: CloudError) -> str:
     return f"credential problem: {what} [{error.code}: {error.message}]"
 
 
-def _sdk_error(exc: BaseException) -> CloudError:
+def _sdk_error(exc: BaseException) -> CallError:
     if isinstance(exc, _sdk().SDKException):
         code = str(exc.code or "ClientError")
         message = exc.message
         if isinstance(message, bytes):
             message = message.decode("utf-8", "replace")
-        return CloudError(
-            code=code, message=_one_line(str(message or "")), request_id=exc.requestId
-        )
-    return CloudError(code=type(exc).__name__, message=_one_line(str(exc)))
+        return CallError(code=code, message=_one_line(str(message or "")), request_id=exc.requestId)
+    return CallError(code=type(exc).__name__, message=_one_line(str(exc)))
 
 
 def _one_line(text: str, limit: int = 300) -> str:
@@ -200,20 +171,20 @@ def parse_endpoint(url: str | None) -> Endpoint:
     parts = urlsplit(url if "://" in url else f"https://{url}")
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
-        raise AdapterConfigError(f"endpoint {url!r}: scheme must be https (or http on loopback)")
+        raise CloudSetupError(f"endpoint {url!r}: scheme must be https (or http on loopback)")
     if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
-        raise AdapterConfigError(
+        raise CloudSetupError(
             f"endpoint {url!r}: give only scheme://host[:port], with no path, query or user"
         )
     hostname = parts.hostname
     if not hostname:
-        raise AdapterConfigError(f"endpoint {url!r}: no host")
+        raise CloudSetupError(f"endpoint {url!r}: no host")
     try:
         port = parts.port
     except ValueError:
-        raise AdapterConfigError(f"endpoint {url!r}: bad port") from None
+        raise CloudSetupError(f"endpoint {url!r}: bad port") from None
     if scheme == "http" and not _is_loopback(hostname):
-        raise AdapterConfigError(
+        raise CloudSetupError(
             f"endpoint {url!r}: plain http is accepted only for loopback hosts; use https://"
         )
     host = f"[{hostname}]" if ":" in hostname else hostname
@@ -252,7 +223,7 @@ def resolve_credentials(environ: Mapping[str, str] | None = None) -> CredentialS
     """Find credentials through the SDK's providers, plus a session token from env.
 
     Order (the SDK's default chain): environment variables, profile file, CVM
-    instance role, TKE OIDC. Raises AdapterConfigError listing what was tried.
+    instance role, TKE OIDC. Raises CloudSetupError listing what was tried.
     """
     env = os.environ if environ is None else environ
     sdk = _sdk()
@@ -264,7 +235,7 @@ def resolve_credentials(environ: Mapping[str, str] | None = None) -> CredentialS
         try:
             cred = sdk_credential.Credential(secret_id, secret_key, token)
         except sdk.SDKException as exc:
-            raise AdapterConfigError(
+            raise CloudSetupError(
                 f"TENCENTCLOUD_SECRET_ID / TENCENTCLOUD_SECRET_KEY are malformed: {exc.message}"
             ) from None
         return CredentialSource(cred, "environment")
@@ -282,7 +253,7 @@ def resolve_credentials(environ: Mapping[str, str] | None = None) -> CredentialS
         oidc = None
     if oidc is not None:
         return CredentialSource(oidc, "TKE OIDC role")
-    raise AdapterConfigError(
+    raise CloudSetupError(
         "no Tencent Cloud credentials found; tried: environment variables "
         "TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY (with TENCENTCLOUD_TOKEN or "
         "TENCENTCLOUD_SECURITY_TOKEN for a session token), the profile file "
@@ -371,5 +342,5 @@ class TrtcApi:
         except Exception as exc:
             error = _sdk_error(exc)
             if isinstance(exc, ValueError) and not isinstance(exc, _sdk().SDKException):
-                error = CloudError("ValueError", f"unexpected Status in answer: {exc}")
+                error = CallError("ValueError", f"unexpected Status in answer: {exc}")
             raise CloudCallError(error, classify(error.code)) from None

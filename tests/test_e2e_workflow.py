@@ -40,9 +40,10 @@ REPO = Path(__file__).resolve().parent.parent
 #: Holds a store's writer lock until killed; prints "locked" once it has it.
 LOCK_HOLDER = """
 import sys, time
-from reconciler.state import LockHolder, open_store
+from reconciler.clock import SYSTEM_CLOCK
+from reconciler.state import current_holder, open_store
 store = open_store(sys.argv[1])
-with store.lock(LockHolder.current("test", "r1")):
+with store.lock(current_holder("test", "r1", clock=SYSTEM_CLOCK)):
     print("locked", flush=True)
     time.sleep(60)
 """

@@ -7,52 +7,28 @@ halt after at most one round of in-flight calls, commit-before-report, and halts
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
 
 from reconciler.backoff import RetryPolicy
+from reconciler.clock import Halt
 from reconciler.domain import (
     EMPTY_STATE,
-    CloudError,
+    CallError,
     DesiredTask,
     LiveStatus,
     Outcome,
     TaskResult,
 )
-from reconciler.engine import ApplyReport, EngineSettings, Halt, Progress, apply_plan, refresh
+from reconciler.engine import ApplyReport, EngineSettings, Progress, apply_plan, refresh
+from reconciler.errors import CloudCallError, StateError
 from reconciler.planner import make_plan
 from reconciler.ratelimit import RateSettings
-from reconciler.state import StateError, StateStore, open_store
-from reconciler.trtc import CloudCallError, classify
-
-
-class FakeTime:
-    """A clock plus a Halt whose waits advance the clock instead of sleeping."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.lock = threading.Lock()
-
-    def clock(self) -> float:
-        with self.lock:
-            return self.now
-
-    def advance(self, seconds: float) -> None:
-        with self.lock:
-            self.now += max(0.0, seconds)
-
-
-class FakeHalt(Halt):
-    def __init__(self, time: FakeTime) -> None:
-        super().__init__()
-        self.time = time
-
-    def wait(self, seconds: float) -> bool:
-        if not self.is_set():
-            self.time.advance(seconds)
-        return self.is_set()
+from reconciler.state import StateStore, open_store
+from reconciler.trtc import classify
+from tests.fakes import FakeClock
 
 
 class ScriptedApi:
@@ -60,12 +36,12 @@ class ScriptedApi:
 
     def __init__(
         self,
-        script: dict[str, list[str | None]],
+        script: Mapping[str, Sequence[str | None]],
         calls: list[str],
         lock: threading.Lock,
-        on_call: object = None,
+        on_call: Callable[[int], None] | None = None,
     ) -> None:
-        self.script = script
+        self.script = {address: list(answers) for address, answers in script.items()}
         self.calls = calls
         self.lock = lock
         self.on_call = on_call
@@ -77,10 +53,10 @@ class ScriptedApi:
             answers = self.script.get(address, [])
             code = answers.pop(0) if answers else None
             count = len(self.calls)
-        if callable(self.on_call):
+        if self.on_call is not None:
             self.on_call(count)
         if code is not None:
-            raise CloudCallError(CloudError(code, f"scripted {code}", "req-x"), classify(code))
+            raise CloudCallError(CallError(code, f"scripted {code}", "req-x"), classify(code))
         return f"req-{address}"
 
     def describe(self, *, sdk_app_id: int, task_id: str, region: str) -> LiveStatus:
@@ -120,14 +96,13 @@ def tasks(n: int) -> list[DesiredTask]:
 def run(
     store: StateStore,
     n: int,
-    script: dict[str, list[str | None]],
+    script: Mapping[str, Sequence[str | None]],
     *,
     parallelism: int = 1,
     max_attempts: int = 5,
-    on_call: object = None,
+    on_call: Callable[[int, Halt], None] | None = None,
 ) -> tuple[ApplyReport, Recorder, list[str]]:
-    time = FakeTime()
-    halt = FakeHalt(time)
+    halt = Halt(FakeClock())
     calls: list[str] = []
     lock = threading.Lock()
     recorder = Recorder(store)
@@ -144,7 +119,6 @@ def run(
             retry=RetryPolicy(max_attempts=max_attempts, deadline=60.0),
         ),
         halt=halt,
-        clock=time.clock,
         rand=lambda: 0.5,
     )
     return report, recorder, calls
@@ -198,7 +172,7 @@ def test_task_errors_fail_only_that_task(store: StateStore, code: str) -> None:
     assert calls.count("1400000001/t002") == 1
     failed = [r for r in recorder.results if r.outcome is Outcome.FAILED]
     assert failed[0].error is not None and failed[0].error.code == code
-    assert "1400000001/t002" not in store.read().records
+    assert calls[2] not in store.read().records  # the call that never answered
 
 
 def test_retries_are_bounded_by_attempts(store: StateStore) -> None:
@@ -232,7 +206,6 @@ def test_halt_stops_new_calls_and_commits_finished(store: StateStore) -> None:
 
 def test_forget_touches_state_only(store: StateStore) -> None:
     run(store, 2, {})
-    time = FakeTime()
     recorder = Recorder(store)
     plan = make_plan(tasks(1), store.read())
     report = apply_plan(
@@ -240,15 +213,13 @@ def test_forget_touches_state_only(store: StateStore) -> None:
         store=store,
         api_factory=lambda: pytest.fail("no API call for a forget"),
         observer=recorder,
-        halt=FakeHalt(time),
-        clock=time.clock,
+        halt=Halt(FakeClock()),
     )
     assert report.counts["forgotten"] == 1
     assert list(store.read().records) == ["1400000001/t000"]
 
 
 def test_refresh_annotates_and_stops_nothing() -> None:
-    time = FakeTime()
     calls: list[str] = []
     plan = make_plan(
         [
@@ -263,8 +234,7 @@ def test_refresh_annotates_and_stops_nothing() -> None:
         api_factory=lambda: ScriptedApi(
             {"1/bad": ["InvalidParameter.TaskId"]}, calls, threading.Lock()
         ),
-        halt=FakeHalt(time),
-        clock=time.clock,
+        halt=Halt(FakeClock()),
     )
     assert report.live == {"1/live": LiveStatus.IN_PROGRESS, "1/gone": LiveStatus.NOT_EXIST}
     assert set(report.errors) == {"1/bad"}
@@ -272,8 +242,7 @@ def test_refresh_annotates_and_stops_nothing() -> None:
 
 def test_fatal_error_halts_only_its_own_run(store: StateStore) -> None:
     """A credential failure stops this apply, not the caller's halt (a run loop goes on)."""
-    time = FakeTime()
-    halt = FakeHalt(time)
+    halt = Halt(FakeClock())
     calls: list[str] = []
     script = {f"1400000001/t{i:03d}": ["AuthFailure.SecretIdNotFound"] for i in range(10)}
     report = apply_plan(
@@ -283,7 +252,6 @@ def test_fatal_error_halts_only_its_own_run(store: StateStore) -> None:
         observer=Recorder(store),
         settings=EngineSettings(parallelism=2),
         halt=halt,
-        clock=time.clock,
     )
     assert report.fatal is not None and not report.interrupted
     assert not halt.is_set()
@@ -305,7 +273,6 @@ def test_a_failed_commit_stops_the_workers(store: StateStore) -> None:
         def remove(self, addresses: object) -> int:
             return 0
 
-    time = FakeTime()
     calls: list[str] = []
     with pytest.raises(StateError):
         apply_plan(
@@ -314,8 +281,7 @@ def test_a_failed_commit_stops_the_workers(store: StateStore) -> None:
             api_factory=lambda: ScriptedApi({}, calls, threading.Lock()),
             observer=Recorder(store),
             settings=EngineSettings(parallelism=4),
-            halt=FakeHalt(time),
-            clock=time.clock,
+            halt=Halt(FakeClock()),
         )
     deadline = threading.Event()
     for _ in range(40):  # the workers leave instead of waiting forever (no thread leak)
@@ -324,3 +290,34 @@ def test_a_failed_commit_stops_the_workers(store: StateStore) -> None:
         deadline.wait(0.05)
     assert not any(t.name.startswith("reconciler-worker") for t in threading.enumerate())
     assert len(calls) <= 3 + 4
+
+
+def test_after_a_halt_in_flight_calls_are_abandoned_after_the_drain_timeout(
+    store: StateStore,
+) -> None:
+    """A call that never answers cannot hold a halted run: after ``drain_timeout``
+    seconds (of fake time) the apply returns with what finished committed."""
+    clock = FakeClock()
+    halt = Halt(clock)
+    stuck = threading.Event()  # never set: the third call hangs
+    calls: list[str] = []
+
+    def on_call(count: int) -> None:
+        if count == 3:
+            halt.set()
+            stuck.wait(30)
+
+    report = apply_plan(
+        make_plan(tasks(10), store.read()),
+        store=store,
+        api_factory=lambda: ScriptedApi({}, calls, threading.Lock(), on_call=on_call),
+        observer=Recorder(store),
+        settings=EngineSettings(parallelism=2, drain_timeout=3.0),
+        halt=halt,
+    )
+    stuck.set()
+    assert report.interrupted
+    assert clock.monotonic() >= 3.0
+    assert report.counts["stopped"] <= 3
+    assert len(store.read().records) == report.counts["stopped"]
+    assert calls[2] not in store.read().records  # the call that never answered

@@ -17,8 +17,8 @@ from reconciler.domain import (
     Record,
     StateSnapshot,
 )
+from reconciler.errors import PlanFileError
 from reconciler.planner import (
-    PlanDocumentError,
     make_plan,
     plan_from_json,
     plan_to_json,
@@ -111,7 +111,7 @@ def test_document_round_trip_with_live() -> None:
     ],
 )
 def test_bad_documents_are_refused_with_one_error(doc: object) -> None:
-    with pytest.raises(PlanDocumentError):
+    with pytest.raises(PlanFileError):
         plan_from_json(doc)
 
 

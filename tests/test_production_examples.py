@@ -23,8 +23,8 @@ import pytest
 import yaml
 
 from reconciler import operations
-from reconciler.cli import build_parser
-from reconciler.engine import Halt
+from reconciler.cli.parser import build_parser
+from reconciler.clock import Halt
 from reconciler.runloop import CycleResult, LoopSettings, run_loop
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,18 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reconciler.engine import Halt
+from reconciler.clock import Halt
 from reconciler.runloop import CycleResult, LoopSettings, next_delay, run_loop
-
-
-class FakeHalt(Halt):
-    def __init__(self) -> None:
-        super().__init__()
-        self.waits: list[float] = []
-
-    def wait(self, seconds: float) -> bool:
-        self.waits.append(seconds)
-        return self.is_set()
+from tests.fakes import FakeClock
 
 
 def result(ok: bool, stopped: int = 0) -> CycleResult:
@@ -32,7 +23,8 @@ def result(ok: bool, stopped: int = 0) -> CycleResult:
 
 def test_failed_cycles_back_off_and_do_not_end_the_loop(tmp_path: Path) -> None:
     outcomes = iter([result(False), result(False), result(True, 3), result(True)])
-    halt = FakeHalt()
+    clock = FakeClock()
+    halt = Halt(clock)
     metrics = tmp_path / "reconciler.prom"
     ran = run_loop(
         lambda h: next(outcomes),
@@ -42,7 +34,7 @@ def test_failed_cycles_back_off_and_do_not_end_the_loop(tmp_path: Path) -> None:
         rand=lambda: 0.0,
     )
     assert ran == 4
-    assert halt.waits == [5.0, 10.0, 60.0]
+    assert clock.waits == [5.0, 10.0, 60.0]
     text = metrics.read_text()
     assert "reconciler_last_run_success 1" in text
     assert 'reconciler_cycles_total{result="failure"} 2' in text
@@ -51,7 +43,7 @@ def test_failed_cycles_back_off_and_do_not_end_the_loop(tmp_path: Path) -> None:
 
 
 def test_halt_ends_the_loop() -> None:
-    halt = FakeHalt()
+    halt = Halt(FakeClock())
     calls = []
 
     def cycle(h: Halt) -> CycleResult:

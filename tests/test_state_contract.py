@@ -18,21 +18,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.domain import EMPTY_STATE, Outcome, Record, StateSnapshot
-from reconciler.state import (
-    DEFAULT_LOCATION,
-    LockBusy,
-    LockHolder,
-    SqliteStore,
-    StateConflict,
-    StateError,
-    StateStore,
-    StoreUnavailable,
-    open_store,
-    redact_location,
-)
+from reconciler.clock import SYSTEM_CLOCK
+from reconciler.domain import EMPTY_STATE, LockHolder, Outcome, Record, StateSnapshot
+from reconciler.errors import LockBusy, StateConflict, StateError, StoreUnavailable
+from reconciler.state import DEFAULT_LOCATION, StateStore, current_holder, open_store
+from reconciler.state.interface import dump_holder, load_holder
+from reconciler.state.sqlite import SqliteStore
+from reconciler.state.urls import redact_location
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def holder_for(operation: str, run_id: str) -> LockHolder:
+    """This process as the lock holder for ``operation``."""
+    return current_holder(operation, run_id, clock=SYSTEM_CLOCK)
 
 
 def make_record(
@@ -88,8 +87,10 @@ def spawn(code: str, location: str) -> subprocess.Popen[str]:
 
 HOLD_LOCK = """
 import os, sys, time
-from reconciler.state import LockHolder, open_store
-with open_store(os.environ["LOCATION"]).lock(LockHolder.current("apply", "child-run")):
+from reconciler.clock import SYSTEM_CLOCK
+from reconciler.state import current_holder, open_store
+holder = current_holder("apply", "child-run", clock=SYSTEM_CLOCK)
+with open_store(os.environ["LOCATION"]).lock(holder):
     print("locked", flush=True)
     time.sleep(60)
 """
@@ -251,11 +252,11 @@ def test_a_record_is_visible_to_another_store_once_returned(
 def test_second_locker_fails_at_once_naming_the_holder(
     state_location: str, open_at: Callable[[str], StateStore]
 ) -> None:
-    holder = LockHolder.current("apply", "run-1")
+    holder = holder_for("apply", "run-1")
     with open_at(state_location).lock(holder):
         started = time.monotonic()
         other = open_at(state_location)
-        with pytest.raises(LockBusy) as caught, other.lock(LockHolder.current("plan", "run-2")):
+        with pytest.raises(LockBusy) as caught, other.lock(holder_for("plan", "run-2")):
             pytest.fail("took a lock that was held")
         assert time.monotonic() - started < 1.0
     assert caught.value.holder == holder
@@ -268,12 +269,12 @@ def test_second_locker_fails_at_once_naming_the_holder(
 def test_lock_timeout_waits_then_fails(
     state_location: str, open_at: Callable[[str], StateStore]
 ) -> None:
-    with open_at(state_location).lock(LockHolder.current("apply", "run-1")):
+    with open_at(state_location).lock(holder_for("apply", "run-1")):
         started = time.monotonic()
         other = open_at(state_location)
         with (
             pytest.raises(LockBusy) as caught,
-            other.lock(LockHolder.current("plan", "run-2"), timeout=0.6),
+            other.lock(holder_for("plan", "run-2"), timeout=0.6),
         ):
             pytest.fail("took a lock that was held")
         waited = time.monotonic() - started
@@ -289,7 +290,7 @@ def test_lock_timeout_succeeds_when_the_holder_lets_go(
     held = threading.Event()
 
     def hold() -> None:
-        with open_at(state_location).lock(LockHolder.current("apply", "run-1")):
+        with open_at(state_location).lock(holder_for("apply", "run-1")):
             held.set()
             time.sleep(0.3)
         released.set()
@@ -297,13 +298,13 @@ def test_lock_timeout_succeeds_when_the_holder_lets_go(
     thread = threading.Thread(target=hold)
     thread.start()
     held.wait(5)
-    with open_at(state_location).lock(LockHolder.current("plan", "run-2"), timeout=10):
+    with open_at(state_location).lock(holder_for("plan", "run-2"), timeout=10):
         assert released.is_set()
     thread.join()
 
 
 def test_released_lock_can_be_retaken(store: StateStore, state_location: str) -> None:
-    holder = LockHolder.current("apply", "run-1")
+    holder = holder_for("apply", "run-1")
     with store.lock(holder):
         pass
     with store.lock(holder):
@@ -317,7 +318,7 @@ def test_released_lock_can_be_retaken(store: StateStore, state_location: str) ->
 
 
 def test_lock_is_released_when_the_block_raises(store: StateStore) -> None:
-    holder = LockHolder.current("apply", "run-1")
+    holder = holder_for("apply", "run-1")
     with pytest.raises(RuntimeError), store.lock(holder):
         raise RuntimeError("boom")
     with store.lock(holder, timeout=0):
@@ -328,7 +329,7 @@ def test_the_lock_does_not_block_readers(
     state_location: str, open_at: Callable[[str], StateStore]
 ) -> None:
     writer = open_at(state_location)
-    with writer.lock(LockHolder.current("apply", "run-1")):
+    with writer.lock(holder_for("apply", "run-1")):
         writer.record(make_record())
         assert len(open_at(state_location).read().records) == 1
 
@@ -341,7 +342,7 @@ def test_a_killed_holder_does_not_block_the_next_locker(
         assert child.stdout is not None
         assert child.stdout.readline().strip() == "locked"
         store = open_at(state_location)
-        with pytest.raises(LockBusy) as caught, store.lock(LockHolder.current("plan", "run-2")):
+        with pytest.raises(LockBusy) as caught, store.lock(holder_for("plan", "run-2")):
             pytest.fail("took a lock that was held")
         assert caught.value.holder is not None
         assert caught.value.holder.pid == child.pid
@@ -351,7 +352,7 @@ def test_a_killed_holder_does_not_block_the_next_locker(
         if child.stdout is not None:
             child.stdout.close()
     # PostgreSQL notices the dead client within moments; the OS at once.
-    with store.lock(LockHolder.current("plan", "run-2"), timeout=10):
+    with store.lock(holder_for("plan", "run-2"), timeout=10):
         pass
 
 
@@ -465,13 +466,13 @@ def test_redact_location_hides_passwords(location: str, shown: str) -> None:
     assert redact_location(location) == shown
 
 
-def test_lock_holder_current_describes_this_process() -> None:
-    holder = LockHolder.current("apply", "run-1")
+def test_current_holder_describes_this_process() -> None:
+    holder = holder_for("apply", "run-1")
     assert holder.pid == os.getpid()
     assert holder.since.endswith("Z") and "T" in holder.since
-    assert LockHolder.loads(holder.dumps()) == holder
-    assert LockHolder.loads("") is None
-    assert LockHolder.loads('{"pid": "x"}') is None
+    assert load_holder(dump_holder(holder)) == holder
+    assert load_holder("") is None
+    assert load_holder('{"pid": "x"}') is None
 
 
 # -- SQLite only -------------------------------------------------------------
@@ -483,7 +484,7 @@ def test_sqlite_creates_owner_only_files(tmp_path: Path) -> None:
         store = open_store(environ={}, cwd=tmp_path)
         assert isinstance(store, SqliteStore)
         store.record(make_record())
-        with store.lock(LockHolder.current("apply", "run-1")):
+        with store.lock(holder_for("apply", "run-1")):
             pass
         directory = tmp_path / ".reconciler"
         assert stat.S_IMODE(directory.stat().st_mode) == 0o700
@@ -506,9 +507,9 @@ def test_sqlite_open_and_read_create_nothing(tmp_path: Path) -> None:
 def test_sqlite_lock_file_names_the_holder_only_while_held(tmp_path: Path) -> None:
     store = open_store(str(tmp_path / "state.db"))
     assert isinstance(store, SqliteStore)
-    holder = LockHolder.current("apply", "run-1")
+    holder = holder_for("apply", "run-1")
     with store.lock(holder):
-        assert LockHolder.loads(store.lock_path.read_text()) == holder
+        assert load_holder(store.lock_path.read_text()) == holder
     assert store.lock_path.read_text() == ""
     assert not store.path.exists()  # locking alone writes no state
 
@@ -528,7 +529,7 @@ def test_sqlite_reports_an_unusable_path_as_unavailable(tmp_path: Path) -> None:
         blocked.record(make_record())
     with (
         pytest.raises(StoreUnavailable, match="a-file"),
-        blocked.lock(LockHolder.current("a", "r")),
+        blocked.lock(holder_for("a", "r")),
     ):
         pass
     with pytest.raises(StoreUnavailable):
@@ -571,7 +572,7 @@ def test_postgres_states_in_one_database_are_independent(
 ) -> None:
     team_a = open_at(postgres_state_location(f"team-a-{uuid.uuid4().hex}"))
     team_b = open_at(postgres_state_location(f"team-b-{uuid.uuid4().hex}"))
-    holder = LockHolder.current("apply", "run-1")
+    holder = holder_for("apply", "run-1")
     with team_a.lock(holder), team_b.lock(holder):
         team_a.record(make_record("only-in-a"))
     assert set(team_a.read().records) == {"1400000001/only-in-a"}
@@ -609,7 +610,7 @@ def test_postgres_password_never_shows(location: str) -> None:
     assert "s3cr" not in message
     assert "127.0.0.1" in message and "***" in message
     assert "\n" not in message
-    with pytest.raises(StoreUnavailable) as caught, store.lock(LockHolder.current("apply", "x")):
+    with pytest.raises(StoreUnavailable) as caught, store.lock(holder_for("apply", "x")):
         pass
     assert "s3cr" not in str(caught.value)
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.errors import CloudSetupError
 from reconciler.trtc import (
-    AdapterConfigError,
     ErrorClass,
     classify,
     parse_endpoint,
@@ -78,7 +78,7 @@ def test_endpoint_overrides(url: str, scheme: str, host: str) -> None:
     ],
 )
 def test_bad_endpoints_are_refused(url: str) -> None:
-    with pytest.raises(AdapterConfigError):
+    with pytest.raises(CloudSetupError):
         parse_endpoint(url)
 
 
@@ -100,7 +100,7 @@ def test_no_credentials_is_one_clear_message(
         monkeypatch.delenv(name, raising=False)
     if Path("/etc/tencentcloud/credentials").exists():  # pragma: no cover
         pytest.skip("machine has a system-wide profile file")
-    with pytest.raises(AdapterConfigError) as info:
+    with pytest.raises(CloudSetupError) as info:
         resolve_credentials({})
     message = str(info.value)
     assert "no Tencent Cloud credentials found" in message

@@ -1,40 +1,35 @@
-"""Where recorded state lives: the store protocols, their errors, and ``open_store``.
+"""Where recorded state lives: the store protocols and ``open_store``.
 
 Backends: a local SQLite file (default ``.reconciler/state.db``) and PostgreSQL
 (``postgresql://…?state=NAME``, psycopg imported only when used). Every backend
-passes the same contract tests. This package imports only ``reconciler.domain``.
+passes the same contract tests. This package imports only the bottom layer
+(``reconciler.domain``, ``errors``, ``clock``). Its errors are the ``StateError``
+branch of ``reconciler.errors``.
 """
 
-from reconciler.state.errors import LockBusy, StateConflict, StateError, StoreUnavailable
 from reconciler.state.interface import (
-    LockHolder,
     StateLocker,
     StateReader,
     StateStore,
     StateWriter,
+    current_holder,
 )
 from reconciler.state.location import (
     DEFAULT_LOCATION,
     STATE_ENV,
     is_postgres_location,
     open_store,
-    redact_location,
 )
-from reconciler.state.sqlite import SqliteStore
+from reconciler.state.urls import redact_location
 
 __all__ = [
     "DEFAULT_LOCATION",
     "STATE_ENV",
-    "LockBusy",
-    "LockHolder",
-    "SqliteStore",
-    "StateConflict",
-    "StateError",
     "StateLocker",
     "StateReader",
     "StateStore",
     "StateWriter",
-    "StoreUnavailable",
+    "current_holder",
     "is_postgres_location",
     "open_store",
     "redact_location",

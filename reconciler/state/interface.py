@@ -9,76 +9,39 @@ test suite (``tests/test_state_contract.py``).
 from __future__ import annotations
 
 import contextlib
-import datetime
 import json
 import os
 import socket
-import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
-from reconciler.domain import EMPTY_STATE, Outcome, Record, StateSnapshot
-from reconciler.state.errors import LockBusy, StateConflict, StateError
+from reconciler.clock import Clock, Halt, rfc3339
+from reconciler.domain import EMPTY_STATE, LockHolder, Outcome, Record, StateSnapshot
+from reconciler.errors import LockBusy, StateConflict, StateError
 
 
-@dataclass(frozen=True, slots=True)
-class LockHolder:
-    """Who holds (or wants) the writer lock: enough to find and judge the process."""
+def current_holder(operation: str, run_id: str, *, clock: Clock) -> LockHolder:
+    """This process, now, as the holder of the lock for ``operation``."""
+    return LockHolder(
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        since=rfc3339(clock.wall()),
+        operation=operation,
+        run_id=run_id,
+    )
 
-    host: str
-    pid: int
-    since: str  # UTC, RFC 3339
-    operation: str  # "apply", "plan", "state rm", ...
-    run_id: str
 
-    @classmethod
-    def current(cls, operation: str, run_id: str) -> LockHolder:
-        """This process, now."""
-        now = datetime.datetime.now(datetime.timezone.utc)
-        return cls(
-            host=socket.gethostname(),
-            pid=os.getpid(),
-            since=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            operation=operation,
-            run_id=run_id,
-        )
+def dump_holder(holder: LockHolder) -> str:
+    return json.dumps(holder.to_json(), sort_keys=True)
 
-    def describe(self) -> str:
-        """One phrase for messages: operation, run, host, pid, since."""
-        return (
-            f"{self.operation} (run {self.run_id}) on host {self.host}, pid {self.pid}, "
-            f"since {self.since}"
-        )
 
-    def to_json(self) -> dict[str, object]:
-        return {
-            "host": self.host,
-            "pid": self.pid,
-            "since": self.since,
-            "operation": self.operation,
-            "run_id": self.run_id,
-        }
-
-    def dumps(self) -> str:
-        return json.dumps(self.to_json(), sort_keys=True)
-
-    @classmethod
-    def loads(cls, text: str) -> LockHolder | None:
-        """The holder written by ``dumps``; None when the text is not one (empty, torn)."""
-        try:
-            doc = json.loads(text)
-        except ValueError:
-            return None
-        if not isinstance(doc, dict):
-            return None
-        pid = doc.get("pid")
-        fields = [doc.get(key) for key in ("host", "since", "operation", "run_id")]
-        if not isinstance(pid, int) or not all(isinstance(value, str) for value in fields):
-            return None
-        host, since, operation, run_id = (str(value) for value in fields)
-        return cls(host=host, pid=pid, since=since, operation=operation, run_id=run_id)
+def load_holder(text: str) -> LockHolder | None:
+    """The holder ``dump_holder`` wrote; None when the text is not one (empty, torn)."""
+    try:
+        return LockHolder.from_json(json.loads(text))
+    except ValueError:
+        return None
 
 
 class StateReader(Protocol):
@@ -113,9 +76,10 @@ class StateLocker(Protocol):
     """One writer at a time, with a lock the OS or the server frees if its holder dies."""
 
     def lock(
-        self, holder: LockHolder, *, timeout: float = 0.0
+        self, holder: LockHolder, *, timeout: float = 0.0, halt: Halt | None = None
     ) -> contextlib.AbstractContextManager[None]:
-        """Hold the writer lock for the ``with`` block; ``LockBusy`` if it cannot be had."""
+        """Hold the writer lock for the ``with`` block; ``LockBusy`` if it cannot be had
+        within ``timeout`` seconds (or before ``halt`` is set)."""
         ...
 
 
@@ -227,20 +191,22 @@ def acquire_polling(
     *,
     timeout: float,
     busy: Callable[[float], LockBusy],
-    interval: float = 0.1,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
+    interval: float,
+    halt: Halt,
 ) -> None:
-    """Call ``try_acquire`` until it succeeds or ``timeout`` seconds have passed.
+    """Call ``try_acquire`` until it succeeds, ``timeout`` seconds pass, or ``halt`` is set.
 
-    With timeout 0 it tries once. On failure raises ``busy(waited_seconds)``.
+    With timeout 0 it tries once. On failure raises ``busy(waited_seconds)``. The
+    waits go through the halt's clock, so a signal cuts them short and tests run
+    on fake time.
     """
-    start = clock()
+    clock = halt.clock
+    start = clock.monotonic()
     deadline = start + max(timeout, 0.0)
     while True:
         if try_acquire():
             return
-        now = clock()
-        if now >= deadline:
+        now = clock.monotonic()
+        if now >= deadline or halt.is_set():
             raise busy(round(now - start, 3) if timeout > 0 else 0.0)
-        sleep(min(interval, deadline - now))
+        halt.wait(min(interval, deadline - now))

@@ -38,8 +38,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
-import threading
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -47,19 +45,19 @@ from urllib.parse import unquote
 
 import psycopg
 
-from reconciler.domain import EMPTY_STATE, Record, StateSnapshot
-from reconciler.state.errors import LockBusy, StateError, StoreUnavailable
+from reconciler.clock import SYSTEM_CLOCK, Clock, pause
+from reconciler.domain import EMPTY_STATE, LockHolder, Record, StateSnapshot
+from reconciler.errors import LockBusy, StateError, StoreUnavailable
+from reconciler.state.base import StoreBase
 from reconciler.state.interface import (
     RECORD_COLUMNS,
-    LockHolder,
-    acquire_polling,
     check_pushable,
     new_lineage,
     push_serial,
     record_row,
     snapshot_from_rows,
 )
-from reconciler.state.location import location_secrets, redact_location, scrub
+from reconciler.state.urls import location_secrets, redact_location, scrub
 
 #: The schema this build writes; older databases are migrated, newer refused.
 SCHEMA_VERSION = 1
@@ -100,7 +98,6 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
 )
 
 _CONNECT_TIMEOUT_SECONDS = 10
-_LOCK_POLL_SECONDS = 0.2
 _APPLICATION_NAME = "trtc-ingest-reconciler"
 _COLUMNS = ", ".join(RECORD_COLUMNS)
 _UPSERT = (
@@ -188,20 +185,21 @@ def advisory_key(purpose: str) -> int:
 _MIGRATION_KEY = advisory_key("schema-migration")
 
 
-class PostgresStore:
-    """State in a PostgreSQL database; see the module docstring for the design."""
+class PostgresStore(StoreBase[Connection]):
+    """State in a PostgreSQL database; see the module docstring for the design.
 
-    def __init__(self, location: str) -> None:
+    Its lock session is a dedicated autocommit connection holding the advisory lock.
+    """
+
+    lock_poll_interval = 0.2
+
+    def __init__(self, location: str, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self._location = PostgresLocation.parse(location)
-        self.display = self._location.display
+        super().__init__(self._location.display, clock=clock)
         self.state_name = self._location.state_name
         self.lock_key = advisory_key(f"state:{self.state_name}")
         self._conn: Connection | None = None
         self._schema_ready = False
-        self._mutex = threading.RLock()  # one operation at a time on the connection
-
-    def __repr__(self) -> str:
-        return f"PostgresStore({self.display!r})"
 
     # -- reader ---------------------------------------------------------------
 
@@ -224,18 +222,11 @@ class PostgresStore:
                 ).fetchall()
             return snapshot_from_rows(row[0], row[1], rows=rows, location=self.display)
 
-    def close(self) -> None:
-        with self._mutex:
-            conn, self._conn, self._schema_ready = self._conn, None, False
-            if conn is not None:
-                with contextlib.suppress(psycopg.Error):
-                    conn.close()
-
-    def __enter__(self) -> PostgresStore:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+    def _disconnect(self) -> None:
+        conn, self._conn, self._schema_ready = self._conn, None, False
+        if conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                conn.close()
 
     # -- writer ---------------------------------------------------------------
 
@@ -291,48 +282,43 @@ class PostgresStore:
 
     # -- locker ---------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def lock(self, holder: LockHolder, *, timeout: float = 0.0) -> Iterator[None]:
+    def _open_lock_session(self, holder: LockHolder) -> Connection:
         short_name = f"reconciler {holder.operation} pid {holder.pid}@{holder.host}"
         with self._mutex, self._errors():
             self._connection(create=True)  # the holders table lives in the schema
-            lock_conn = self._connect(autocommit=True, application_name=short_name[:63])
-        try:
-            with self._errors():
-                acquire_polling(
-                    lambda: self._try_lock(lock_conn),
-                    timeout=timeout,
-                    busy=lambda waited: self._busy(lock_conn, waited),
-                    interval=_LOCK_POLL_SECONDS,
-                )
-            try:
-                with self._errors():
-                    lock_conn.execute(_UPSERT_HOLDER, (self.state_name, *_holder_row(holder)))
-                yield
-            finally:
-                with contextlib.suppress(psycopg.Error):
-                    lock_conn.execute(
-                        "DELETE FROM reconciler_lock_holders "
-                        "WHERE state_name = %s AND backend_pid = pg_backend_pid()",
-                        (self.state_name,),
-                    )
-                    lock_conn.execute("SELECT pg_advisory_unlock(%s)", (self.lock_key,))
-        finally:
-            # Ending the session releases the advisory lock even if the above failed.
-            with contextlib.suppress(psycopg.Error):
-                lock_conn.close()
+            return self._connect(autocommit=True, application_name=short_name[:63])
 
-    def _try_lock(self, conn: Connection) -> bool:
-        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (self.lock_key,)).fetchone()
+    def _try_lock(self, session: Connection) -> bool:
+        with self._errors():
+            row = session.execute("SELECT pg_try_advisory_lock(%s)", (self.lock_key,)).fetchone()
         return bool(row and row[0])
 
-    def _busy(self, conn: Connection, waited: float) -> LockBusy:
+    def _announce(self, session: Connection, holder: LockHolder) -> None:
+        with self._errors():
+            session.execute(_UPSERT_HOLDER, (self.state_name, *_holder_row(holder)))
+
+    def _release(self, session: Connection) -> None:
+        with contextlib.suppress(psycopg.Error):
+            session.execute(
+                "DELETE FROM reconciler_lock_holders "
+                "WHERE state_name = %s AND backend_pid = pg_backend_pid()",
+                (self.state_name,),
+            )
+            session.execute("SELECT pg_advisory_unlock(%s)", (self.lock_key,))
+
+    def _close_lock_session(self, session: Connection) -> None:
+        # Ending the session releases the advisory lock even if the release failed.
+        with contextlib.suppress(psycopg.Error):
+            session.close()
+
+    def _busy(self, session: Connection, waited: float) -> LockBusy:
         """LockBusy naming the holder, found through pg_locks (never a stale row)."""
         unsigned = self.lock_key & 0xFFFF_FFFF_FFFF_FFFF
         params = (self.state_name, str(unsigned >> 32), str(unsigned & 0xFFFF_FFFF))
         backend_pid = None
         for attempt in range(3):  # the holder writes its row just after acquiring
-            row = conn.execute(_HOLDER_QUERY, params).fetchone()
+            with self._errors():
+                row = session.execute(_HOLDER_QUERY, params).fetchone()
             if row is None:
                 break
             backend_pid, host, pid, since, operation, run_id = row
@@ -342,7 +328,7 @@ class PostgresStore:
                 )
                 return LockBusy(self.display, holder, waited=waited)
             if attempt < 2:
-                time.sleep(0.05)
+                pause(self.clock, 0.05)
         detail = f"PostgreSQL session {backend_pid}" if backend_pid is not None else None
         return LockBusy(self.display, None, waited=waited, detail=detail)
 

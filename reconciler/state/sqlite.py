@@ -23,19 +23,19 @@ import errno
 import fcntl
 import os
 import sqlite3
-import threading
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from urllib.parse import quote
 
-from reconciler.domain import EMPTY_STATE, Record, StateSnapshot
-from reconciler.state.errors import LockBusy, StateError, StoreUnavailable
+from reconciler.clock import SYSTEM_CLOCK, Clock, pause
+from reconciler.domain import EMPTY_STATE, LockHolder, Record, StateSnapshot
+from reconciler.errors import LockBusy, StateError, StoreUnavailable
+from reconciler.state.base import StoreBase
 from reconciler.state.interface import (
     RECORD_COLUMNS,
-    LockHolder,
-    acquire_polling,
     check_pushable,
+    dump_holder,
+    load_holder,
     new_lineage,
     push_serial,
     record_row,
@@ -69,24 +69,26 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
 )
 
 _BUSY_TIMEOUT_SECONDS = 30.0
-_LOCK_POLL_SECONDS = 0.05
 _COLUMNS = ", ".join(RECORD_COLUMNS)
 _UPSERT = f"INSERT OR REPLACE INTO records ({_COLUMNS}) VALUES ({', '.join('?' * 8)})"
 
 
-class SqliteStore:
-    """State in a local SQLite file; see the module docstring for the design."""
+class SqliteStore(StoreBase[int]):
+    """State in a local SQLite file; see the module docstring for the design.
 
-    def __init__(self, path: Path, *, display: str | None = None) -> None:
+    Its lock session is the open descriptor of the lock file.
+    """
+
+    lock_poll_interval = 0.05
+
+    def __init__(
+        self, path: Path, *, display: str | None = None, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
+        super().__init__(display if display is not None else str(path), clock=clock)
         self.path = path
         self.lock_path = path.with_name(path.name + ".lock")
-        self.display = display if display is not None else str(path)
         self._conn: sqlite3.Connection | None = None
         self._schema_ready = False
-        self._mutex = threading.RLock()  # one operation at a time on the connection
-
-    def __repr__(self) -> str:
-        return f"SqliteStore({self.display!r})"
 
     # -- reader ---------------------------------------------------------------
 
@@ -100,18 +102,11 @@ class SqliteStore:
                 rows = conn.execute(f"SELECT {_COLUMNS} FROM records").fetchall()
             return snapshot_from_rows(lineage, serial, rows=rows, location=self.display)
 
-    def close(self) -> None:
-        with self._mutex:
-            conn, self._conn, self._schema_ready = self._conn, None, False
-            if conn is not None:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.close()
-
-    def __enter__(self) -> SqliteStore:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+    def _disconnect(self) -> None:
+        conn, self._conn, self._schema_ready = self._conn, None, False
+        if conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
 
     # -- writer ---------------------------------------------------------------
 
@@ -165,45 +160,46 @@ class SqliteStore:
 
     # -- locker ---------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def lock(self, holder: LockHolder, *, timeout: float = 0.0) -> Iterator[None]:
+    def _open_lock_session(self, holder: LockHolder) -> int:
         try:
             _make_private_dirs(self.lock_path.parent)
-            fd = _create_private_file(self.lock_path, os.O_RDWR)
+            return _create_private_file(self.lock_path, os.O_RDWR)
         except OSError as exc:
             raise StoreUnavailable(
                 f"cannot create the lock file for state {self.display}: {exc.strerror}"
             ) from None
-        try:
-            acquire_polling(
-                lambda: _try_flock(fd),
-                timeout=timeout,
-                busy=lambda waited: LockBusy(self.display, self._lock_holder(), waited=waited),
-                interval=_LOCK_POLL_SECONDS,
-            )
-            try:
-                os.ftruncate(fd, 0)
-                os.pwrite(fd, holder.dumps().encode(), 0)
-                yield
-            finally:
-                with contextlib.suppress(OSError):
-                    os.ftruncate(fd, 0)
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
 
-    def _lock_holder(self) -> LockHolder | None:
-        """Who holds the lock, from the lock file; None if it cannot be told."""
+    def _try_lock(self, session: int) -> bool:
+        try:
+            fcntl.flock(session, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def _busy(self, session: int, waited: float) -> LockBusy:
+        """LockBusy naming the holder from the lock file, when it can be told."""
+        holder = None
         for attempt in range(3):  # the holder writes itself just after acquiring
             try:
-                holder = LockHolder.loads(self.lock_path.read_text(encoding="utf-8"))
+                holder = load_holder(self.lock_path.read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError):
-                return None
-            if holder is not None:
-                return holder
-            if attempt < 2:
-                time.sleep(0.02)
-        return None
+                break
+            if holder is not None or attempt == 2:
+                break
+            pause(self.clock, 0.02)
+        return LockBusy(self.display, holder, waited=waited)
+
+    def _announce(self, session: int, holder: LockHolder) -> None:
+        os.ftruncate(session, 0)
+        os.pwrite(session, dump_holder(holder).encode(), 0)
+
+    def _release(self, session: int) -> None:
+        with contextlib.suppress(OSError):
+            os.ftruncate(session, 0)
+        fcntl.flock(session, fcntl.LOCK_UN)
+
+    def _close_lock_session(self, session: int) -> None:
+        os.close(session)
 
     # -- internals ------------------------------------------------------------
 
@@ -289,14 +285,6 @@ class SqliteStore:
         except OSError as exc:
             reason = exc.strerror or errno.errorcode.get(exc.errno or 0, str(exc))
             raise StoreUnavailable(f"state {self.display}: {reason}") from exc
-
-
-def _try_flock(fd: int) -> bool:
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
 
 
 def _make_private_dirs(directory: Path) -> None:

@@ -1,0 +1,58 @@
+"""The command line: parse into a typed invocation, run its one command, map the
+result to an exit code.
+
+``main`` is the only place that catches ``ReconcilerError``: the command's view
+renders it (text or JSON) and the exit code is 1. Nothing else is caught, so a
+bug still shows its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from reconciler.cli import commands, wiring
+from reconciler.cli.args import EmulatorArgs, from_namespace
+from reconciler.cli.parser import build_parser
+from reconciler.clock import Halt
+from reconciler.errors import ReconcilerError
+from reconciler.logs import bind_run, configure_logging
+from reconciler.views import View
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    namespace = build_parser().parse_args(argv)
+    try:
+        invocation = from_namespace(namespace, wiring.environment())
+    except ReconcilerError as exc:
+        View().error(exc)
+        return commands.EXIT_ERROR
+    if isinstance(invocation.args, EmulatorArgs):
+        return _serve_emulator(invocation.args)
+    presentation = invocation.presentation
+    configure_logging(fmt=presentation.log_format, level=presentation.log_level)
+    bind_run(command=invocation.command)
+    command = commands.command_for(invocation)
+    halt = Halt()
+    with wiring.Signals(halt).installed() as signals:
+        try:
+            ports = wiring.ports(invocation.connection, halt=halt)
+            context = commands.Context(ports=ports, signal_exit_code=signals.exit_code)
+            return command.run(context)
+        except ReconcilerError as exc:
+            command.view.error(exc)
+            return commands.EXIT_ERROR
+        except BrokenPipeError:
+            return commands.EXIT_ERROR
+
+
+def _serve_emulator(args: EmulatorArgs) -> int:
+    try:
+        return commands.emulator(args)
+    except ReconcilerError as exc:
+        View().error(exc)
+        return commands.EXIT_ERROR
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

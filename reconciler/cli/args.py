@@ -1,0 +1,200 @@
+"""Typed arguments: the parsed command line as one ``Invocation``, built in one place.
+
+``from_namespace`` is the only code that reads argparse's ``Namespace``; everything
+after it gets frozen dataclasses — the operation's own arguments (``PlanArgs``,
+``ApplyArgs``, …), how to reach the outside world (``Connection``), and how to
+show the result (``Presentation``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from reconciler.backoff import RetryPolicy
+from reconciler.engine import EngineSettings
+from reconciler.errors import UsageError
+from reconciler.operations import ApplyArgs, PlanArgs
+from reconciler.ratelimit import RateSettings
+from reconciler.runloop import LoopSettings
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where the state and the TRTC API are (before anything is opened)."""
+
+    state: str | None = None  # --state, else RECONCILER_STATE, else the default file
+    endpoint: str | None = None  # --endpoint, else RECONCILER_ENDPOINT, else the SDK's
+    request_timeout: float = 10.0
+    environ: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Presentation:
+    """How results and logs are shown."""
+
+    json: bool = False
+    detailed_exitcode: bool = False
+    log_format: str = "auto"
+    log_level: str = "info"
+
+
+@dataclass(frozen=True)
+class ValidateArgs:
+    paths: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StateReadArgs:
+    """``state list`` (addresses) or ``state pull`` (the whole document)."""
+
+    pull: bool = False
+
+
+@dataclass(frozen=True)
+class StateShowArgs:
+    address: str
+
+
+@dataclass(frozen=True)
+class StateRmArgs:
+    addresses: tuple[str, ...]
+    lock_timeout: float = 0.0
+
+
+@dataclass(frozen=True)
+class StatePushArgs:
+    file: str
+    force: bool = False
+    lock_timeout: float = 0.0
+
+
+@dataclass(frozen=True)
+class NoArgs:
+    """A command that takes no arguments of its own (``schema``)."""
+
+
+@dataclass(frozen=True)
+class RunArgs:
+    apply: ApplyArgs
+    loop: LoopSettings
+    metrics_file: str | None = None
+
+
+@dataclass(frozen=True)
+class EmulatorArgs:
+    """The emulator parses its own flags; ``seed_manifests`` is the reconciler's addition."""
+
+    namespace: argparse.Namespace
+    seed_manifests: tuple[str, ...] = ()
+
+
+CommandArgs = (
+    ValidateArgs
+    | PlanArgs
+    | ApplyArgs
+    | StateReadArgs
+    | StateShowArgs
+    | StateRmArgs
+    | StatePushArgs
+    | RunArgs
+    | EmulatorArgs
+    | NoArgs
+)
+
+
+@dataclass(frozen=True)
+class Invocation:
+    command: str  # "plan", "apply", "state list", …
+    args: CommandArgs
+    connection: Connection = field(default_factory=Connection)
+    presentation: Presentation = field(default_factory=Presentation)
+
+
+#: Commands whose results can be shown as JSON (``--json``).
+_JSON_COMMANDS = frozenset({"validate", "plan", "apply"})
+#: Commands that talk to the TRTC API (``--request-timeout`` and the engine options).
+_CLOUD_COMMANDS = frozenset({"plan", "apply", "run"})
+
+
+def from_namespace(ns: argparse.Namespace, environ: Mapping[str, str]) -> Invocation:
+    """The invocation ``ns`` describes; ``UsageError`` for flags that cannot go together."""
+    command = ns.command if ns.command != "state" else f"state {ns.state_command}"
+    if command == "emulator":
+        return Invocation(command, EmulatorArgs(ns, tuple(ns.seed_manifests)))
+    if command == "schema":
+        return Invocation(command, NoArgs())
+    connection = Connection(
+        state=ns.state,
+        endpoint=ns.endpoint or environ.get("RECONCILER_ENDPOINT"),
+        request_timeout=ns.request_timeout if command in _CLOUD_COMMANDS else 10.0,
+        environ=environ,
+    )
+    presentation = Presentation(
+        json=command in _JSON_COMMANDS and ns.json,
+        detailed_exitcode=command == "plan" and ns.detailed_exitcode,
+        log_format=ns.log_format,
+        log_level=ns.log_level,
+    )
+    return Invocation(command, _command_args(command, ns), connection, presentation)
+
+
+def _command_args(command: str, ns: argparse.Namespace) -> CommandArgs:
+    if command == "validate":
+        return ValidateArgs(tuple(ns.paths))
+    if command == "plan":
+        return PlanArgs(
+            paths=tuple(ns.paths),
+            targets=tuple(ns.target),
+            out=ns.out,
+            refresh=ns.refresh,
+            engine=_engine(ns),
+        )
+    if command == "apply":
+        return _apply_args(ns)
+    if command == "run":
+        return RunArgs(
+            ApplyArgs(
+                paths=tuple(ns.paths),
+                auto_approve=True,
+                lock_timeout=ns.lock_timeout,
+                engine=_engine(ns),
+                operation="run",
+            ),
+            LoopSettings(interval=ns.interval, jitter=ns.jitter, max_cycles=ns.max_cycles),
+            ns.metrics_file,
+        )
+    if command in ("state list", "state pull"):
+        return StateReadArgs(pull=command == "state pull")
+    if command == "state show":
+        return StateShowArgs(ns.address)
+    if command == "state rm":
+        return StateRmArgs(tuple(ns.addresses), ns.lock_timeout)
+    if command == "state push":
+        return StatePushArgs(ns.file, ns.force, ns.lock_timeout)
+    return NoArgs()
+
+
+def _apply_args(ns: argparse.Namespace) -> ApplyArgs:
+    paths = tuple(ns.paths)
+    # A single argument naming a .json file is a saved plan; anything else is manifests.
+    plan_file = paths[0] if len(paths) == 1 and paths[0].endswith(".json") else None
+    if ns.json and plan_file is None and not ns.auto_approve:
+        raise UsageError("apply --json needs --auto-approve or a saved plan file")
+    return ApplyArgs(
+        paths=() if plan_file is not None else paths,
+        plan_file=plan_file,
+        targets=tuple(ns.target),
+        auto_approve=ns.auto_approve,
+        lock_timeout=ns.lock_timeout,
+        engine=_engine(ns),
+    )
+
+
+def _engine(ns: argparse.Namespace) -> EngineSettings:
+    return EngineSettings(
+        parallelism=ns.parallelism,
+        rate=RateSettings(rate=ns.rate),
+        retry=RetryPolicy(max_attempts=ns.max_attempts, deadline=ns.retry_deadline),
+    )

@@ -1,0 +1,189 @@
+"""Applying a plan: forgets in state, stops through the worker pool, every outcome
+committed before it is reported.
+
+- ``forget`` changes only touch state (no API call).
+- ``stop`` changes run on the pool (``reconciler.engine.pool``): rate-limited,
+  retried, halted at once by a fatal (credential) error.
+- Results travel to the calling thread, which commits each converged outcome to
+  the state store *before* it logs or reports it — so nothing reported is ever
+  lost, and a SIGKILL loses at most the calls in flight.
+- ``halt`` (set on SIGINT / SIGTERM) stops new calls; in-flight ones get a bounded
+  drain time, then whatever finished is committed and the run returns.
+
+Time comes from the halt's clock; records are stamped with its wall time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+import structlog
+
+from reconciler.clock import Halt, rfc3339
+from reconciler.domain import (
+    Action,
+    CallError,
+    Change,
+    ErrorClass,
+    Outcome,
+    Plan,
+    Record,
+    TaskResult,
+)
+from reconciler.engine.pool import (
+    Done,
+    EngineSettings,
+    Progress,
+    ProgressMeter,
+    TaskApi,
+    run_pool,
+)
+from reconciler.state import StateStore
+
+log = structlog.get_logger("reconciler.engine")
+
+
+class ApplyObserver(Protocol):
+    """Who is told of each outcome (after its commit) and of progress."""
+
+    def on_result(self, result: TaskResult) -> None: ...
+
+    def on_progress(self, progress: Progress) -> None: ...
+
+
+@dataclass(frozen=True)
+class ApplyReport:
+    counts: Mapping[str, int]
+    fatal: CallError | None
+    interrupted: bool
+    not_attempted: int
+    elapsed: float
+
+    @property
+    def failed(self) -> int:
+        return self.counts[Outcome.FAILED.value]
+
+    @classmethod
+    def empty(cls) -> ApplyReport:
+        """The report of an apply with nothing to do."""
+        return cls(
+            counts={outcome.value: 0 for outcome in Outcome},
+            fatal=None,
+            interrupted=False,
+            not_attempted=0,
+            elapsed=0.0,
+        )
+
+
+def apply_plan(
+    plan: Plan,
+    *,
+    store: StateStore,
+    api_factory: Callable[[], TaskApi],
+    observer: ApplyObserver,
+    halt: Halt,
+    settings: EngineSettings | None = None,
+    rand: Callable[[], float] | None = None,
+) -> ApplyReport:
+    """Carry out ``plan``; see the module docstring for the guarantees."""
+    settings = settings or EngineSettings()
+    clock = halt.clock
+    started = clock.monotonic()
+    counts = {outcome.value: 0 for outcome in Outcome}
+
+    def report(result: TaskResult) -> None:
+        counts[result.outcome.value] += 1
+        _log_result(result)
+        observer.on_result(result)
+
+    forgets = [c for c in plan.changes if c.action is Action.FORGET]
+    stops = [c for c in plan.changes if c.action is Action.STOP]
+    for change in forgets:
+        if halt.is_set():
+            break
+        store.remove([change.address])
+        report(TaskResult(change=change, outcome=Outcome.FORGOTTEN))
+    forgotten = counts[Outcome.FORGOTTEN.value]
+
+    meter = ProgressMeter(len(stops), halt)
+
+    def commit(done: Done[str]) -> None:
+        result = _stop_result(done)
+        if result.outcome.recorded:
+            store.record(_record_of(result, time=rfc3339(clock.wall())))
+        meter.count(failed=result.outcome is Outcome.FAILED)
+        report(result)
+
+    fatal: CallError | None = None
+    if stops and not halt.is_set():
+        fatal = run_pool(
+            stops,
+            _call_stop,
+            commit,
+            api_factory=api_factory,
+            settings=settings,
+            halt=halt,
+            meter=meter,
+            observer=observer,
+            rand=rand,
+        )
+    return ApplyReport(
+        counts=counts,
+        fatal=fatal,
+        interrupted=halt.is_set() and fatal is None,
+        not_attempted=len(stops) - meter.done + (len(forgets) - forgotten),
+        elapsed=clock.monotonic() - started,
+    )
+
+
+def _call_stop(api: TaskApi, change: Change) -> str:
+    return api.stop(sdk_app_id=change.sdk_app_id, task_id=change.task_id, region=change.region)
+
+
+def _record_of(result: TaskResult, *, time: str) -> Record:
+    change = result.change
+    return Record(
+        address=change.address,
+        sdk_app_id=change.sdk_app_id,
+        task_id=change.task_id,
+        region=change.region,
+        outcome=result.outcome,
+        request_id=result.request_id,
+        time=time,
+        source=change.source,
+    )
+
+
+def _stop_result(done: Done[str]) -> TaskResult:
+    if done.error is None:
+        return TaskResult(
+            done.change, Outcome.STOPPED, request_id=done.value, attempts=done.attempts
+        )
+    if done.error_class is ErrorClass.CONVERGED:
+        return TaskResult(
+            done.change,
+            Outcome.ALREADY_STOPPED,
+            request_id=done.error.request_id,
+            attempts=done.attempts,
+        )
+    return TaskResult(done.change, Outcome.FAILED, error=done.error, attempts=done.attempts)
+
+
+def _log_result(result: TaskResult) -> None:
+    """The canonical log line of one task outcome."""
+    fields: dict[str, object] = {
+        "address": result.change.address,
+        "action": result.change.action.value,
+        "region": result.change.region,
+        "outcome": result.outcome.value,
+    }
+    if result.request_id:
+        fields["request_id"] = result.request_id
+    if result.attempts > 1:
+        fields["attempts"] = result.attempts
+    if result.error is not None:
+        log.warning("task failed", code=result.error.code, error=result.error.message, **fields)
+    else:
+        log.info("task " + result.outcome.value, **fields)

@@ -1,0 +1,58 @@
+"""``plan``: what apply would do, optionally checked against the live API and saved.
+
+A plain plan reads the state without locking it: a pull-request check never waits
+for a running apply, and a saved plan's serial catches any race at apply time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from reconciler.domain import Action, Plan
+from reconciler.engine import EngineSettings, ProgressObserver, refresh
+from reconciler.errors import CloudFatalError
+from reconciler.operations.inputs import desired_tasks, refuse_unmatched_targets, write_plan_file
+from reconciler.operations.ports import Ports
+from reconciler.planner import make_plan, plan_to_json, with_live_status
+from reconciler.results import PlanResult
+from reconciler.trtc import describe_fatal
+
+
+@dataclass(frozen=True)
+class PlanArgs:
+    paths: tuple[str, ...] = ()
+    targets: tuple[str, ...] = ()
+    out: str | None = None  # save the plan document here
+    refresh: bool = False  # ask DescribeStreamIngest about each task to stop
+    engine: EngineSettings = field(default_factory=EngineSettings)
+
+
+def plan(args: PlanArgs, ports: Ports, ui: ProgressObserver | None = None) -> PlanResult:
+    """Load, read the state, plan; refresh and save as asked. Raises ``ReconcilerError``."""
+    with desired_tasks(args.paths, targets=args.targets) as desired:
+        with ports.store() as store:
+            snapshot = store.read()
+        if desired.targets is not None:
+            known = {task.address for task in desired.tasks} | set(snapshot.records)
+            refuse_unmatched_targets(desired.targets, known, "declared or recorded")
+        the_plan = make_plan(desired.tasks, snapshot, targets=desired.targets)
+    if args.refresh:
+        the_plan = _refreshed(the_plan, args, ports, ui)
+    if args.out is not None:
+        write_plan_file(args.out, plan_to_json(the_plan))
+    return PlanResult(the_plan, args.out)
+
+
+def _refreshed(the_plan: Plan, args: PlanArgs, ports: Ports, ui: ProgressObserver | None) -> Plan:
+    if not any(change.action is Action.STOP for change in the_plan.changes):
+        return the_plan
+    report = refresh(
+        the_plan.changes,
+        api_factory=ports.cloud.connect(),
+        halt=ports.halt,
+        settings=args.engine,
+        observer=ui,
+    )
+    if report.fatal is not None:
+        raise CloudFatalError(describe_fatal(report.fatal))
+    return with_live_status(the_plan, report.live)

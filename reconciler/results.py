@@ -1,0 +1,58 @@
+"""What operations return and views render: plain values, no behaviour.
+
+They sit below the operations so that views can render them without importing
+any operation.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from reconciler.domain import Plan
+from reconciler.engine import ApplyReport
+from reconciler.trtc import describe_fatal
+
+
+class ApplyStatus(enum.Enum):
+    NO_CHANGES = "no_changes"
+    DECLINED = "declined"
+    INTERRUPTED = "interrupted"  # halted before or during the apply
+    APPLIED = "applied"  # ran to its end; ``report`` says how each task went
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """The outcome of ``apply`` or one ``run`` cycle."""
+
+    status: ApplyStatus
+    plan: Plan
+    report: ApplyReport
+    run_id: str
+
+    @property
+    def ok(self) -> bool:
+        """Nothing failed: every change converged (or there was nothing to do)."""
+        return self.report.fatal is None and not self.report.failed
+
+    @property
+    def fatal_message(self) -> str | None:
+        """The credential problem that stopped the run, in words; None if none did."""
+        fatal = self.report.fatal
+        return describe_fatal(fatal) if fatal is not None else None
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    plan: Plan
+    saved_to: str | None  # where ``--out`` saved it
+
+
+@dataclass(frozen=True)
+class StateChange:
+    """What a ``state rm`` / ``state push`` did."""
+
+    location: str  # the store, password redacted
+    addresses: tuple[str, ...]
+    lineage: str | None
+    serial: int

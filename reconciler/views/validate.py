@@ -1,0 +1,32 @@
+"""``validate``: a success line, or the problems (human) / one JSON verdict."""
+
+from __future__ import annotations
+
+from reconciler.errors import ReconcilerError
+from reconciler.manifest import LoadResult
+from reconciler.views.base import JsonLines, View, plural
+
+
+class ValidateHuman(View):
+    def validated(self, result: LoadResult) -> None:
+        self.print(
+            f"Success! {plural(len(result.tasks), 'task')} in "
+            f"{plural(len(result.files), 'file')}, no problems."
+        )
+
+
+class ValidateJson(View):
+    def validated(self, result: LoadResult) -> None:
+        JsonLines(self.out).emit(
+            {"valid": True, "tasks": len(result.tasks), "files": len(result.files)}
+        )
+
+    def error(self, exc: ReconcilerError) -> None:
+        if exc.problems:
+            JsonLines(self.out).emit(
+                {"valid": False, "problems": [problem.to_json() for problem in exc.problems]}
+            )
+        super().error(exc)
+
+
+ValidateView = ValidateHuman | ValidateJson
