@@ -5,6 +5,7 @@ with a CLI environment pointed at it for end-to-end tests."""
 from __future__ import annotations
 
 import shutil
+import subprocess
 import tempfile
 import uuid
 import warnings
@@ -14,7 +15,8 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import pytest
 
-from tests.support import EmulatorProcess, cli_env
+from reconciler.state import StateStore, open_store
+from tests.support import EmulatorFactory, EmulatorProcess, cli_env, end
 
 #: Every state backend the contract suite runs against.
 STATE_BACKENDS = ("sqlite", "postgres")
@@ -125,3 +127,47 @@ def emulator(tmp_path: Path) -> Iterator[EmulatorProcess]:
 def env(tmp_path: Path, emulator: EmulatorProcess) -> dict[str, str]:
     """The CLI's environment: emulator endpoint and credentials, a SQLite state in tmp."""
     return cli_env(tmp_path, emulator)
+
+
+@pytest.fixture
+def emulators(tmp_path: Path) -> Iterator[EmulatorFactory]:
+    """Start emulators with given flags; all are stopped after the test."""
+    started: list[EmulatorProcess] = []
+
+    def make(*args: str) -> EmulatorProcess:
+        emulator = EmulatorProcess(*args, cwd=tmp_path)
+        started.append(emulator)
+        return emulator
+
+    yield make
+    for emulator in started:
+        emulator.stop()
+
+
+@pytest.fixture
+def running() -> Iterator[list[subprocess.Popen[str]]]:
+    """Reconciler processes a test started; any still alive afterwards is killed."""
+    procs: list[subprocess.Popen[str]] = []
+    yield procs
+    for proc in procs:
+        end(proc)
+
+
+@pytest.fixture
+def open_at() -> Iterator[Callable[[str], StateStore]]:
+    """Open stores at a location; all are closed after the test."""
+    opened: list[StateStore] = []
+
+    def open_(location: str) -> StateStore:
+        store = open_store(location)
+        opened.append(store)
+        return store
+
+    yield open_
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def store(state_location: str, open_at: Callable[[str], StateStore]) -> StateStore:
+    return open_at(state_location)

@@ -192,3 +192,74 @@ def wait_for(predicate: Callable[[], object], *, what: str, timeout: float = 30.
 
 def no_traceback(result: subprocess.CompletedProcess[str]) -> bool:
     return "Traceback" not in result.stdout + result.stderr
+
+
+EmulatorFactory = Callable[..., "EmulatorProcess"]
+STOP = "StopStreamIngest"
+
+
+def names(prefix: str, count: int) -> list[str]:
+    return [f"{prefix}-{index:03d}" for index in range(count)]
+
+
+def addresses(tasks: list[str], app: int = APP) -> list[str]:
+    return [f"{app}/{task}" for task in tasks]
+
+
+def outcomes(env: Mapping[str, str], cwd: Path) -> dict[str, str]:
+    """address → recorded outcome, read through ``reconciler state pull``."""
+    pulled = reconciler("state", "pull", env=env, cwd=cwd)
+    assert pulled.returncode == 0, pulled.stderr
+    return {record["address"]: record["outcome"] for record in json.loads(pulled.stdout)["records"]}
+
+
+def settled(emulator: EmulatorProcess) -> dict[str, int]:
+    """The effective stops once the emulator has no request in flight any more
+    (a killed client's calls still take effect at the server after its death)."""
+    time.sleep(0.3)  # let requests already on the wire be admitted first
+    wait_for(lambda: emulator.stats()["in_flight"] == 0, timeout=15, what="the emulator to settle")
+    return emulator.effective_stops()
+
+
+def setup_tasks(tmp_path: Path, emulator: EmulatorProcess, prefix: str, count: int) -> list[str]:
+    """Declare ``count`` in-progress tasks in a manifest and seed them in the emulator."""
+    tasks = names(prefix, count)
+    manifest(tmp_path / "manifests" / f"{prefix}.yaml", tasks)
+    emulator.add_tasks(seed(tasks))
+    return addresses(tasks)
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+#: Holds a store's writer lock until killed; prints "locked" once it has it.
+LOCK_HOLDER = """
+import sys, time
+from reconciler.clock import SYSTEM_CLOCK
+from reconciler.state import current_holder, open_store
+store = open_store(sys.argv[1])
+with store.lock(current_holder("test", "r1", clock=SYSTEM_CLOCK)):
+    print("locked", flush=True)
+    time.sleep(60)
+"""
+
+
+def error_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+
+
+def hold_lock(location: str, cwd: Path) -> subprocess.Popen[str]:
+    """A process holding the state lock (as a test holder) until it is killed."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER, location],
+        cwd=cwd,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if line.strip() != "locked":
+        proc.kill()
+        raise AssertionError(f"lock holder did not start: {line!r} {proc.communicate()[1]}")
+    return proc
