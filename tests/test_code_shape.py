@@ -73,3 +73,16 @@ def test_nothing_cites_documents_outside_the_repository() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     cited += [f"README.md: {n}" for n in ("../shared", "SPEC.md", "STYLE.md") if n in readme]
     assert cited == []
+
+
+def test_no_import_cycles() -> None:
+    """No two modules of the package import each other, directly or through others."""
+    import grimp
+
+    graph = grimp.build_graph("reconciler")
+    cycles = set()
+    for module in graph.modules:
+        for imported in graph.find_modules_directly_imported_by(module):
+            if graph.find_shortest_chain(importer=imported, imported=module):
+                cycles.add(tuple(sorted((module, imported))))
+    assert sorted(cycles) == []
