@@ -1,13 +1,13 @@
 """The emulator's HTTP face: a threading HTTP/1.1 server on loopback that frames the
-core's answers (and the injected faults) the way the TRTC API 3.0 endpoint does, the
-``/_emulator/`` admin endpoints, and ``Emulator``, the in-process handle that tests,
-benchmarks and the CLI start and stop.
+core's answers (and the injected faults) the way an API 3.0 endpoint does — TRTC and
+STS on one port, told apart by action —, serves the ``/_emulator/`` admin endpoints,
+and ``Emulator``, the in-process handle that tests, benchmarks and the CLI start and
+stop.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import json
 import socket
 import threading
@@ -20,20 +20,23 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
+from reconciler.emulator.admin import PREFIX as ADMIN_PREFIX
+from reconciler.emulator.admin import handle_admin
+from reconciler.emulator.api import ApiCall, JsonDict
 from reconciler.emulator.config import (
-    DEFAULT_REGION,
-    ConfigError,
     EmulatorConfig,
     FaultKind,
     FaultRates,
     ScheduledFault,
-    SeedTask,
-    TaskStatus,
-    parse_tasks_document,
+    SettingsChange,
+    is_loopback,
 )
-from reconciler.emulator.core import ApiCall, Clock, EmulatorCore, JsonDict
+from reconciler.emulator.core import Clock, EmulatorCore
+from reconciler.emulator.seeds import DEFAULT_REGION, SeedTask, TaskStatus
+from reconciler.emulator.signing import claimed_secret_id
+from reconciler.emulator.traffic import UNSIGNED_CALLER
+from reconciler.emulator.window import RateCounting
 
-ADMIN_PREFIX = "/_emulator/"
 #: API 3.0 bodies of these three actions are tiny; refuse anything absurd unread.
 MAX_BODY_BYTES = 1024 * 1024
 #: An idle keep-alive connection is closed after this long.
@@ -165,7 +168,8 @@ class _Handler(BaseHTTPRequestHandler):
         core = self.server.core
         headers = {name.lower(): value for name, value in self.headers.items()}
         call_action = headers.get("x-tc-action", "").strip()
-        admission = core.admit(call_action or "<missing>")
+        caller = claimed_secret_id(headers.get("authorization", "")) or UNSIGNED_CALLER
+        admission = core.admit(call_action or "<missing>", caller=caller)
         try:
             body = self._read_body()
             if body is None:
@@ -207,107 +211,10 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._read_body()
         if body is None:
             return
-        if not _is_loopback(self.client_address[0]):
+        if not is_loopback(self.client_address[0]):
             self._send_json(HTTPStatus.FORBIDDEN, {"error": "admin endpoints answer loopback only"})
             return
-        core = self.server.core
-        route = (self.command, name.rstrip("/"))
-        try:
-            if route == ("GET", "stats"):
-                self._send_json(HTTPStatus.OK, core.stats())
-            elif route == ("GET", "tasks"):
-                self._send_json(HTTPStatus.OK, {"tasks": core.tasks()})
-            elif route == ("POST", "tasks"):
-                tasks = parse_tasks_document(_json_body(body), source="request body")
-                self._send_json(HTTPStatus.OK, {"added": core.add_tasks(tasks)})
-            elif route == ("GET", "config"):
-                self._send_json(HTTPStatus.OK, core.settings())
-            elif route == ("POST", "config"):
-                self._send_json(HTTPStatus.OK, _configure_from_json(core, _json_body(body)))
-            elif route == ("POST", "reset-stats"):
-                core.reset_stats()
-                self._send_json(HTTPStatus.OK, core.stats())
-            else:
-                self._send_json(
-                    HTTPStatus.NOT_FOUND, {"error": f"no admin endpoint {route[0]} {name!r}"}
-                )
-        except ConfigError as error:
-            self._send_json(HTTPStatus.BAD_REQUEST, {"error": str(error)})
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host.split("%")[0]).is_loopback
-    except ValueError:
-        return False
-
-
-def _json_body(body: bytes) -> object:
-    try:
-        return json.loads(body or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        raise ConfigError("request body is not valid JSON") from None
-
-
-_CONFIG_KEYS = (
-    "faults",
-    "next_faults",
-    "clear_next_faults",
-    "latency",
-    "latency_jitter",
-    "rate_limit",
-)
-
-
-def _configure_from_json(core: EmulatorCore, document: object) -> JsonDict:
-    """Apply a ``POST /_emulator/config`` body, e.g. ``{"faults": {"internal": 0.1},
-    "next_faults": ["drop", {"kind": "lost", "action": "StopStreamIngest", "count": 2}],
-    "latency": 0.1}``."""
-    if not isinstance(document, Mapping):
-        raise ConfigError("config body must be a JSON object")
-    unknown = sorted(str(key) for key in document if key not in _CONFIG_KEYS)
-    if unknown:
-        raise ConfigError(
-            f"unknown config key(s) {', '.join(unknown)} (expected: {', '.join(_CONFIG_KEYS)})"
-        )
-    faults = document.get("faults")
-    if faults is not None and not isinstance(faults, Mapping):
-        raise ConfigError('"faults" must map fault kinds to probabilities')
-    clear = document.get("clear_next_faults", False)
-    if not isinstance(clear, bool):
-        raise ConfigError('"clear_next_faults" must be true or false')
-    return core.configure(
-        faults=faults,
-        next_faults=parse_scheduled_faults(document.get("next_faults") or ()),
-        clear_next_faults=clear,
-        latency=document.get("latency"),
-        latency_jitter=document.get("latency_jitter"),
-        rate_limit=document.get("rate_limit"),
-    )
-
-
-def parse_scheduled_faults(items: object) -> list[ScheduledFault]:
-    """``["drop", {"kind": "lost", "action": "StopStreamIngest", "count": 2}]`` → queue entries."""
-    if not isinstance(items, Sequence) or isinstance(items, (str, bytes)):
-        raise ConfigError('"next_faults" must be a list')
-    queued: list[ScheduledFault] = []
-    for item in items:
-        if isinstance(item, (str, FaultKind)):
-            queued.append(ScheduledFault(FaultKind.parse(item)))
-            continue
-        if not isinstance(item, Mapping) or "kind" not in item:
-            raise ConfigError(f'next_faults entry {item!r} must be a kind or {{"kind": ...}}')
-        extra = sorted(str(key) for key in item if key not in ("kind", "action", "count"))
-        if extra:
-            raise ConfigError(f"next_faults entry: unknown key(s) {', '.join(extra)}")
-        action = item.get("action")
-        if action is not None and not isinstance(action, str):
-            raise ConfigError("next_faults entry: action must be a string")
-        count = item.get("count", 1)
-        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 100_000:
-            raise ConfigError("next_faults entry: count must be an integer within 1..100000")
-        queued.extend([ScheduledFault(FaultKind.parse(item["kind"]), action)] * count)
-    return queued
+        self._send_json(*handle_admin(self.server.core, self.command, name, body))
 
 
 class Emulator:
@@ -425,22 +332,37 @@ class Emulator:
     def add_tasks(self, tasks: Iterable[SeedTask]) -> list[str]:
         return self._core.add_tasks(tasks)
 
+    def credentials(self) -> list[JsonDict]:
+        return self._core.credentials()
+
+    def expire_credentials(self) -> int:
+        return self._core.expire_credentials()
+
     def configure(
         self,
         *,
         faults: FaultRates | Mapping[str, float] | None = None,
-        next_faults: Sequence[FaultKind | str | ScheduledFault] = (),
+        next_faults: Sequence[FaultKind | str | ScheduledFault | Mapping[str, object]] = (),
         clear_next_faults: bool = False,
         latency: float | None = None,
         latency_jitter: float | None = None,
         rate_limit: int | None = None,
+        rate_limit_counts: RateCounting | str | None = None,
+        foreign_rate: float | None = None,
+        credential_ttl: int | None = None,
     ) -> JsonDict:
-        """Change runtime settings, as ``POST /_emulator/config`` does."""
-        return self._core.configure(
-            faults=faults,
-            next_faults=next_faults,
-            clear_next_faults=clear_next_faults,
-            latency=latency,
-            latency_jitter=latency_jitter,
-            rate_limit=rate_limit,
+        """Change runtime settings, as ``POST /_emulator/config`` does; the settings after."""
+        change = SettingsChange.from_mapping(
+            {
+                "faults": faults,
+                "next_faults": next_faults,
+                "clear_next_faults": clear_next_faults,
+                "latency": latency,
+                "latency_jitter": latency_jitter,
+                "rate_limit": rate_limit,
+                "rate_limit_counts": rate_limit_counts,
+                "foreign_rate": foreign_rate,
+                "credential_ttl": credential_ttl,
+            }
         )
+        return self._core.configure(change)
