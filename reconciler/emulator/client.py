@@ -14,11 +14,23 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from reconciler.emulator.api import JsonDict
+from reconciler.emulator.config import SettingChanges
 from reconciler.emulator.seeds import SeedTask
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+
+def _to_json(value: object) -> object:
+    """JSON for the emulator's value objects (``FaultRates``, ``ScheduledFault``, ...)."""
+    to_json = getattr(value, "to_json", None)
+    if to_json is None:
+        raise TypeError(f"{type(value).__name__} is not JSON serializable")
+    return to_json()
 
 
 class AdminError(Exception):
@@ -41,7 +53,7 @@ class AdminClient:
     def request(self, method: str, name: str, body: object | None = None) -> tuple[int, Any]:
         """``method /_emulator/name`` with a JSON ``body``: the status and the JSON answer,
         whatever the status."""
-        data = None if body is None else json.dumps(body).encode("utf-8")
+        data = None if body is None else json.dumps(body, default=_to_json).encode("utf-8")
         request = urllib.request.Request(f"{self.url}/_emulator/{name}", data=data, method=method)
         request.add_header("Content-Type", "application/json")
         try:
@@ -89,34 +101,9 @@ class AdminClient:
         settings: JsonDict = self._ok("GET", "config")
         return settings
 
-    def configure(
-        self,
-        *,
-        faults: Mapping[str, float] | None = None,
-        next_faults: Sequence[str | Mapping[str, object]] = (),
-        clear_next_faults: bool = False,
-        latency: float | None = None,
-        latency_jitter: float | None = None,
-        rate_limit: int | None = None,
-        rate_limit_counts: str | None = None,
-        foreign_rate: float | None = None,
-        credential_ttl: int | None = None,
-    ) -> JsonDict:
+    def configure(self, **changes: Unpack[SettingChanges]) -> JsonDict:
         """Change runtime settings (only those given); the settings after the change."""
-        change = {
-            "faults": faults,
-            "next_faults": list(next_faults) or None,
-            "clear_next_faults": clear_next_faults or None,
-            "latency": latency,
-            "latency_jitter": latency_jitter,
-            "rate_limit": rate_limit,
-            "rate_limit_counts": rate_limit_counts,
-            "foreign_rate": foreign_rate,
-            "credential_ttl": credential_ttl,
-        }
-        settings: JsonDict = self._ok(
-            "POST", "config", {key: value for key, value in change.items() if value is not None}
-        )
+        settings: JsonDict = self._ok("POST", "config", changes)
         return settings
 
     def credentials(self) -> list[JsonDict]:

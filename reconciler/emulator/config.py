@@ -15,9 +15,9 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import TypeVar
+from typing import TypedDict, TypeVar
 
-from reconciler.emulator.documents import ConfigError, read_document
+from reconciler.emulator.documents import ConfigError, parse_choice, read_document
 from reconciler.emulator.seeds import SeedTask, check_unique
 from reconciler.emulator.window import RateCounting, check_foreign_rate
 
@@ -57,16 +57,7 @@ class FaultKind(str, enum.Enum):
 
     @classmethod
     def parse(cls, value: object) -> FaultKind:
-        if isinstance(value, FaultKind):
-            return value
-        if isinstance(value, str):
-            try:
-                return cls(value.strip().lower())
-            except ValueError:
-                pass
-        raise ConfigError(
-            f"unknown fault kind {value!r} (expected one of: {', '.join(FAULT_NAMES)})"
-        )
+        return parse_choice(cls, value, what="fault kind")
 
 
 FAULT_NAMES: tuple[str, ...] = tuple(kind.value for kind in FaultKind)
@@ -312,18 +303,24 @@ class EmulatorConfig:
         return (KeyPair(self.secret_id, self.secret_key, self.token), *self.extra_credentials)
 
 
-#: The keys of a ``POST /_emulator/config`` body, in the order they are documented.
-SETTING_KEYS = (
-    "faults",
-    "next_faults",
-    "clear_next_faults",
-    "latency",
-    "latency_jitter",
-    "rate_limit",
-    "rate_limit_counts",
-    "foreign_rate",
-    "credential_ttl",
-)
+class SettingChanges(TypedDict, total=False):
+    """A settings change in keyword form — the body of ``POST /_emulator/config`` and
+    the keywords of ``Emulator.configure`` / ``AdminClient.configure`` — in JSON
+    values or the value objects themselves."""
+
+    faults: FaultRates | Mapping[str, float]
+    next_faults: Sequence[FaultKind | str | ScheduledFault | Mapping[str, object]]
+    clear_next_faults: bool
+    latency: float
+    latency_jitter: float
+    rate_limit: int
+    rate_limit_counts: RateCounting | str
+    foreign_rate: float
+    credential_ttl: int
+
+
+#: The keys of a settings change, in the order they are documented.
+SETTING_KEYS = tuple(SettingChanges.__annotations__)
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,18 @@
-"""Read one small settings document — a task seed file or a credentials file — as JSON
-(when the name ends in ``.json``) or as YAML's safe subset, with a size limit and
-one-line ``ConfigError`` messages that name the file, line and column.
+"""The emulator's settings input and how it fails: ``ConfigError`` (a one-line,
+user-facing message), reading one small settings document — a task seed file or a
+credentials file — as JSON (when the name ends in ``.json``) or as YAML's safe
+subset, and picking a setting's enum member by its name.
 """
 
 from __future__ import annotations
 
+import enum
 import json
+from typing import TypeVar
 
 import yaml
+
+Choice = TypeVar("Choice", bound=enum.Enum)
 
 #: Seed and credential files are short lists; anything bigger is a mistake.
 MAX_DOCUMENT_BYTES = 8 * 1024 * 1024
@@ -45,3 +50,17 @@ def read_document(path: str, *, what: str) -> object:
         raise ConfigError(f"{where}: invalid YAML: {error.problem or error}") from None
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: invalid YAML: {error}") from None
+
+
+def parse_choice(kind: type[Choice], value: object, *, what: str) -> Choice:
+    """The member of the string enum ``kind`` named ``value`` (case and surrounding
+    space ignored); ``what`` names the setting in the message."""
+    if isinstance(value, kind):
+        return value
+    if isinstance(value, str):
+        wanted = value.strip().lower()
+        for member in kind:
+            if str(member.value).lower() == wanted:
+                return member
+    names = ", ".join(str(member.value) for member in kind)
+    raise ConfigError(f"unknown {what} {value!r} (expected one of: {names})")

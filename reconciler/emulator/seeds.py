@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from reconciler.domain import REGIONS, SDK_APP_ID_MAX, SDK_APP_ID_MIN, format_address, parse_address
-from reconciler.emulator.documents import ConfigError, read_document
+from reconciler.emulator.documents import ConfigError, parse_choice, read_document
 
 DEFAULT_REGION = "ap-singapore"
 
@@ -37,13 +37,7 @@ class TaskStatus(str, enum.Enum):
 
     @classmethod
     def parse(cls, value: object) -> TaskStatus:
-        if isinstance(value, TaskStatus):
-            return value
-        for status in cls:
-            if isinstance(value, str) and value.lower() == status.value.lower():
-                return status
-        names = ", ".join(status.value for status in cls)
-        raise ConfigError(f"unknown task status {value!r} (expected one of: {names})")
+        return parse_choice(cls, value, what="task status")
 
 
 @dataclass(frozen=True)

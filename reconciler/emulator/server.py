@@ -13,11 +13,11 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from reconciler.emulator.admin import PREFIX as ADMIN_PREFIX
@@ -26,8 +26,7 @@ from reconciler.emulator.api import ApiCall, JsonDict
 from reconciler.emulator.config import (
     EmulatorConfig,
     FaultKind,
-    FaultRates,
-    ScheduledFault,
+    SettingChanges,
     SettingsChange,
     is_loopback,
 )
@@ -35,7 +34,9 @@ from reconciler.emulator.core import Clock, EmulatorCore
 from reconciler.emulator.seeds import DEFAULT_REGION, SeedTask, TaskStatus
 from reconciler.emulator.signing import claimed_secret_id
 from reconciler.emulator.traffic import UNSIGNED_CALLER
-from reconciler.emulator.window import RateCounting
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 #: API 3.0 bodies of these three actions are tiny; refuse anything absurd unread.
 MAX_BODY_BYTES = 1024 * 1024
@@ -338,31 +339,6 @@ class Emulator:
     def expire_credentials(self) -> int:
         return self._core.expire_credentials()
 
-    def configure(
-        self,
-        *,
-        faults: FaultRates | Mapping[str, float] | None = None,
-        next_faults: Sequence[FaultKind | str | ScheduledFault | Mapping[str, object]] = (),
-        clear_next_faults: bool = False,
-        latency: float | None = None,
-        latency_jitter: float | None = None,
-        rate_limit: int | None = None,
-        rate_limit_counts: RateCounting | str | None = None,
-        foreign_rate: float | None = None,
-        credential_ttl: int | None = None,
-    ) -> JsonDict:
+    def configure(self, **changes: Unpack[SettingChanges]) -> JsonDict:
         """Change runtime settings, as ``POST /_emulator/config`` does; the settings after."""
-        change = SettingsChange.from_mapping(
-            {
-                "faults": faults,
-                "next_faults": next_faults,
-                "clear_next_faults": clear_next_faults,
-                "latency": latency,
-                "latency_jitter": latency_jitter,
-                "rate_limit": rate_limit,
-                "rate_limit_counts": rate_limit_counts,
-                "foreign_rate": foreign_rate,
-                "credential_ttl": credential_ttl,
-            }
-        )
-        return self._core.configure(change)
+        return self._core.configure(SettingsChange.from_mapping(changes))

@@ -12,7 +12,7 @@ import enum
 import math
 from collections import deque
 
-from reconciler.emulator.documents import ConfigError
+from reconciler.emulator.documents import ConfigError, parse_choice
 
 WINDOW_SECONDS = 1.0
 
@@ -53,15 +53,7 @@ class RateCounting(str, enum.Enum):
 
     @classmethod
     def parse(cls, value: object) -> RateCounting:
-        if isinstance(value, RateCounting):
-            return value
-        if isinstance(value, str):
-            try:
-                return cls(value.strip().lower())
-            except ValueError:
-                pass
-        names = ", ".join(counting.value for counting in cls)
-        raise ConfigError(f"rate limit counting must be one of: {names}; got {value!r}")
+        return parse_choice(cls, value, what="rate limit counting")
 
 
 class Limiter:
