@@ -32,7 +32,7 @@ def _json_body(body: bytes) -> object:
         raise ConfigError("request body is not valid JSON") from None
 
 
-def _answer(core: EmulatorCore, route: tuple[str, str], body: bytes) -> JsonDict | None:
+def _answer(core: EmulatorCore, route: tuple[str, str], *, body: bytes) -> JsonDict | None:
     if route == ("GET", "stats"):
         return core.stats()
     if route == ("GET", "tasks"):
@@ -54,10 +54,12 @@ def _answer(core: EmulatorCore, route: tuple[str, str], body: bytes) -> JsonDict
     return None
 
 
-def handle_admin(core: EmulatorCore, method: str, name: str, body: bytes) -> tuple[int, JsonDict]:
+def handle_admin(
+    core: EmulatorCore, method: str, *, name: str, body: bytes
+) -> tuple[int, JsonDict]:
     """The status and JSON answer of the admin request ``method /_emulator/name``."""
     try:
-        document = _answer(core, (method, name.rstrip("/")), body)
+        document = _answer(core, (method, name.rstrip("/")), body=body)
     except ConfigError as error:
         return HTTPStatus.BAD_REQUEST, {"error": str(error)}
     if document is None:

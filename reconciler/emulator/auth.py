@@ -132,7 +132,7 @@ def _timestamp(call: ApiCall, auth: Authorization, *, now: float) -> str:
     return text
 
 
-def _signed_by(secret_key: str, call: ApiCall, auth: Authorization, *, timestamp: str) -> bool:
+def _signed_by(secret_key: str, call: ApiCall, *, auth: Authorization, timestamp: str) -> bool:
     """Whether ``secret_key`` signed ``call``, with Host as sent or without its port."""
     payload = call.body
     if call.header("x-tc-content-sha256") == UNSIGNED_PAYLOAD:
@@ -235,7 +235,7 @@ class Keyring:
                 "AuthFailure.SecretIdNotFound",
                 "The SecretId is not found, please ensure it is correct.",
             )
-        if not _signed_by(secret.secret_key, call, auth, timestamp=timestamp):
+        if not _signed_by(secret.secret_key, call, auth=auth, timestamp=timestamp):
             raise ApiError(
                 "AuthFailure.SignatureFailure",
                 "The provided credentials could not be validated."

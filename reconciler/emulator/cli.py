@@ -235,7 +235,7 @@ def credentials_from_args(args: argparse.Namespace) -> tuple[KeyPair, ...]:
             "--token goes with one --secret-id/--secret-key pair; give the tokens of several"
             " pairs in --credentials FILE"
         )
-    flagged = tuple(KeyPair(i, k, args.token or None) for i, k in pairs)
+    flagged = tuple(KeyPair(i, k, token=args.token or None) for i, k in pairs)
     return flagged + from_file
 
 

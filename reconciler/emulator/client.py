@@ -50,7 +50,7 @@ class AdminClient:
         self.timeout = timeout
         self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
-    def request(self, method: str, name: str, body: object | None = None) -> tuple[int, Any]:
+    def request(self, method: str, name: str, *, body: object | None = None) -> tuple[int, Any]:
         """``method /_emulator/name`` with a JSON ``body``: the status and the JSON answer,
         whatever the status."""
         data = None if body is None else json.dumps(body, default=_to_json).encode("utf-8")
@@ -67,8 +67,8 @@ class AdminClient:
             except ValueError:
                 raise AdminError(error.code, raw.decode("utf-8", "replace")) from None
 
-    def _ok(self, method: str, name: str, body: object | None = None) -> Any:
-        status, document = self.request(method, name, body)
+    def _ok(self, method: str, name: str, *, body: object | None = None) -> Any:
+        status, document = self.request(method, name, body=body)
         if status != 200:
             message = document.get("error") if isinstance(document, dict) else document
             raise AdminError(status, str(message))
@@ -80,7 +80,7 @@ class AdminClient:
 
     def reset_stats(self) -> JsonDict:
         """Zero the counters; the fresh stats."""
-        stats: JsonDict = self._ok("POST", "reset-stats", {})
+        stats: JsonDict = self._ok("POST", "reset-stats", body={})
         return stats
 
     def effective_stops(self) -> dict[str, int]:
@@ -94,7 +94,7 @@ class AdminClient:
     def add_tasks(self, tasks: Iterable[SeedTask | Mapping[str, object]]) -> list[str]:
         """Add (or re-arm) tasks; their addresses."""
         entries = [task.to_json() if isinstance(task, SeedTask) else dict(task) for task in tasks]
-        added: list[str] = self._ok("POST", "tasks", {"tasks": entries})["added"]
+        added: list[str] = self._ok("POST", "tasks", body={"tasks": entries})["added"]
         return added
 
     def settings(self) -> JsonDict:
@@ -103,7 +103,7 @@ class AdminClient:
 
     def configure(self, **changes: Unpack[SettingChanges]) -> JsonDict:
         """Change runtime settings (only those given); the settings after the change."""
-        settings: JsonDict = self._ok("POST", "config", changes)
+        settings: JsonDict = self._ok("POST", "config", body=changes)
         return settings
 
     def credentials(self) -> list[JsonDict]:
@@ -113,5 +113,5 @@ class AdminClient:
 
     def expire_credentials(self) -> int:
         """Let every issued temporary credential expire now; how many were valid."""
-        expired: int = self._ok("POST", "expire-credentials", {})["expired"]
+        expired: int = self._ok("POST", "expire-credentials", body={})["expired"]
         return expired

@@ -192,7 +192,7 @@ def parse_credentials_document(document: object, *, source: str) -> tuple[KeyPai
         if unknown:
             raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
         try:
-            pairs.append(KeyPair(entry["secretId"], entry["secretKey"], entry.get("token")))
+            pairs.append(KeyPair(entry["secretId"], entry["secretKey"], token=entry.get("token")))
         except ConfigError as error:
             raise ConfigError(f"{where}: {error}") from None
     return tuple(pairs)
@@ -300,7 +300,7 @@ class EmulatorConfig:
     @property
     def credentials(self) -> tuple[KeyPair, ...]:
         """Every long-term credential of the emulated account, the first one first."""
-        return (KeyPair(self.secret_id, self.secret_key, self.token), *self.extra_credentials)
+        return (KeyPair(self.secret_id, self.secret_key, token=self.token), *self.extra_credentials)
 
 
 class SettingChanges(TypedDict, total=False):

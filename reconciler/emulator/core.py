@@ -235,7 +235,14 @@ class EmulatorCore:
             raise missing("Region")
         if service is TRTC and region not in REGIONS:
             raise ApiError("UnsupportedRegion", f"The region `{region}` is not supported by trtc.")
-        return handler(ActionRequest(region, request_params(request), request.from_query, caller))
+        return handler(
+            ActionRequest(
+                region=region,
+                params=request_params(request),
+                from_query=request.from_query,
+                caller=caller,
+            )
+        )
 
     # -- administration -------------------------------------------------------------
 

@@ -105,7 +105,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- plumbing ------------------------------------------------------------------
 
-    def _send(self, status: int, body: bytes, content_type: str) -> None:
+    def _send(self, status: int, body: bytes, *, content_type: str) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -117,7 +117,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_json(self, status: int, document: object) -> None:
         body = json.dumps(document, separators=(",", ":")).encode("utf-8")
-        self._send(status, body, "application/json")
+        self._send(status, body, content_type="application/json")
 
     def _abandon(self) -> None:
         """Close the connection without a single byte of answer."""
@@ -127,12 +127,14 @@ class _Handler(BaseHTTPRequestHandler):
         """The request body, or None after answering a request whose body cannot be read."""
         if self.headers.get("Transfer-Encoding"):
             self.close_connection = True
-            self._send(HTTPStatus.LENGTH_REQUIRED, b"Content-Length required\n", "text/plain")
+            self._send(
+                HTTPStatus.LENGTH_REQUIRED, b"Content-Length required\n", content_type="text/plain"
+            )
             return None
         length_text = self.headers.get("Content-Length", "0").strip() or "0"
         if not length_text.isdigit():
             self.close_connection = True
-            self._send(HTTPStatus.BAD_REQUEST, b"bad Content-Length\n", "text/plain")
+            self._send(HTTPStatus.BAD_REQUEST, b"bad Content-Length\n", content_type="text/plain")
             return None
         length = int(length_text)
         if length > MAX_BODY_BYTES:
@@ -185,7 +187,7 @@ class _Handler(BaseHTTPRequestHandler):
             if fault is FaultKind.DROP:
                 self._abandon()
             elif fault is FaultKind.HTTP502:
-                self._send(HTTPStatus.BAD_GATEWAY, _BAD_GATEWAY_HTML, "text/html")
+                self._send(HTTPStatus.BAD_GATEWAY, _BAD_GATEWAY_HTML, content_type="text/html")
             elif fault is FaultKind.INTERNAL:
                 document = core.error_document(
                     "InternalError", "An internal error has occurred. Retry your request."
@@ -195,9 +197,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_json(HTTPStatus.OK, core.throttled_document(call_action))
             elif fault is FaultKind.BADJSON:
                 whole = json.dumps({"Response": {"RequestId": str(uuid.uuid4())}}).encode()
-                self._send(HTTPStatus.OK, whole[: len(whole) // 2], "application/json")
+                self._send(HTTPStatus.OK, whole[: len(whole) // 2], content_type="application/json")
             else:
-                call = ApiCall(self.command, "/", query, headers, body)
+                call = ApiCall(
+                    method=self.command, path="/", query=query, headers=headers, body=body
+                )
                 document = core.call(call)
                 if fault is FaultKind.LOST:
                     self._abandon()
@@ -215,7 +219,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not is_loopback(self.client_address[0]):
             self._send_json(HTTPStatus.FORBIDDEN, {"error": "admin endpoints answer loopback only"})
             return
-        self._send_json(*handle_admin(self.server.core, self.command, name, body))
+        self._send_json(*handle_admin(self.server.core, self.command, name=name, body=body))
 
 
 class Emulator:

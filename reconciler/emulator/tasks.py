@@ -70,8 +70,8 @@ class TaskTable:
                 self._tasks[seed.address] = TaskRecord(
                     seed.sdk_app_id,
                     seed.task_id,
-                    seed.region,
-                    seed.status,
+                    region=seed.region,
+                    status=seed.status,
                     stops=old.stops if old else 0,
                 )
                 added.append(seed.address)
@@ -102,7 +102,9 @@ class TaskTable:
                 address = format_address(sdk_app_id, task_id)
                 if address not in self._tasks:
                     break
-            self._tasks[address] = TaskRecord(sdk_app_id, task_id, region, TaskStatus.IN_PROGRESS)
+            self._tasks[address] = TaskRecord(
+                sdk_app_id, task_id, region=region, status=TaskStatus.IN_PROGRESS
+            )
         return task_id
 
     def listing(self) -> list[JsonDict]:

@@ -60,7 +60,7 @@ def unsigned_sts_client(emu: Emulator) -> CommonClient:
     return CommonClient("sts", "2018-08-13", None, "ap-guangzhou", profile=profile(emu))
 
 
-def stop(client: Any, task_id: str, app: int = APP) -> str:
+def stop(client: Any, task_id: str, *, app: int = APP) -> str:
     request = models.StopStreamIngestRequest()
     request.SdkAppId = app
     request.TaskId = task_id
@@ -68,7 +68,7 @@ def stop(client: Any, task_id: str, app: int = APP) -> str:
     return request_id
 
 
-def describe(client: Any, task_id: str, app: int = APP) -> str:
+def describe(client: Any, task_id: str, *, app: int = APP) -> str:
     request = models.DescribeStreamIngestRequest()
     request.SdkAppId = app
     request.TaskId = task_id
@@ -132,7 +132,13 @@ def api_call(params: object, **signing: Any) -> ApiCall:
     """A signed request as the emulator core receives it (for tests on fake time)."""
     body = json.dumps(params).encode()
     headers = signed_headers(body, host=signing.pop("host", "127.0.0.1:9"), **signing)
-    return ApiCall("POST", "/", "", {k.lower(): v for k, v in headers.items()}, body)
+    return ApiCall(
+        method="POST",
+        path="/",
+        query="",
+        headers={k.lower(): v for k, v in headers.items()},
+        body=body,
+    )
 
 
 def raw_call(

@@ -92,16 +92,16 @@ def test_config_changes_and_refusals(emu: Emulator) -> None:
         {"credential_ttl": 50000},
         {"next_faults": [{"kind": "drop", "count": 0}]},
     ):
-        status, answer = admin.request("POST", "config", bad)
+        status, answer = admin.request("POST", "config", body=bad)
         assert status == 400, bad
         assert "\n" not in answer["error"]
     assert admin.settings() == settings  # nothing half-applied
     with pytest.raises(AdminError, match="HTTP 400: unknown fault kind"):
         admin.configure(faults={"gremlins": 0.5})
     bad_task = {"tasks": [{"sdkAppId": APP, "taskId": 5, "region": "ap-singapore"}]}
-    assert admin.request("POST", "tasks", bad_task)[0] == 400
+    assert admin.request("POST", "tasks", body=bad_task)[0] == 400
     assert admin.request("GET", "nothing-here")[0] == 404
-    assert admin.request("POST", "config", None)[0] == 200  # an empty body changes nothing
+    assert admin.request("POST", "config")[0] == 200  # an empty body changes nothing
 
 
 def test_issued_credentials_are_listed_and_expired_on_demand(emu: Emulator) -> None:
@@ -222,7 +222,7 @@ def test_credentials_files(tmp_path: Path) -> None:
     )
     assert load_credentials_file(str(good)) == (
         KeyPair("AKIDrunner1", "key-1"),
-        KeyPair("AKIDrunner2", "key-2", "tok-2"),
+        KeyPair("AKIDrunner2", "key-2", token="tok-2"),
     )
     for text, message in (
         ("credentials: []\n", "non-empty list"),

@@ -30,7 +30,7 @@ class FakeTime:
         return EmulatorCore(EmulatorConfig(**settings), clock=lambda: self.now)
 
     def arrivals(
-        self, core: EmulatorCore, steps: tuple[float, ...], caller: str = "A"
+        self, core: EmulatorCore, steps: tuple[float, ...], *, caller: str = "A"
     ) -> list[bool]:
         decisions = []
         for step in steps:
