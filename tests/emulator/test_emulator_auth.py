@@ -75,7 +75,7 @@ def test_hand_built_requests(emu: Emulator) -> None:
 
 
 def test_host_signed_without_its_port_is_accepted(emu: Emulator) -> None:
-    # The Node.js, Go and Java SDKs sign the host name without the port they send.
+    # The Node.js SDK signs the host name without the port it sends.
     bare = host_without_port(emu.endpoint)
     assert bare == "127.0.0.1"
     answer = raw_call(emu, PARAMS, action="DescribeStreamIngest", signed_host=bare)
