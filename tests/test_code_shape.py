@@ -33,7 +33,7 @@ def test_no_product_module_is_over_the_limit() -> None:
 def test_no_test_file_is_over_the_limit() -> None:
     long = {
         str(p.relative_to(ROOT)): _lines(p)
-        for p in (ROOT / "tests").glob("*.py")
+        for p in (ROOT / "tests").rglob("*.py")
         if _lines(p) > MAX_TEST_FILE_LINES
     }
     assert long == {}
