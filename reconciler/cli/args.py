@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from reconciler.backoff import RetryPolicy
+from reconciler.credentials import CredentialOptions
 from reconciler.engine import EngineSettings
 from reconciler.errors import UsageError
 from reconciler.operations import ApplyArgs, PlanArgs
@@ -28,6 +29,7 @@ class Connection:
     endpoint: str | None = None  # --endpoint, else RECONCILER_ENDPOINT, else the SDK's
     request_timeout: float = 10.0
     environ: Mapping[str, str] = field(default_factory=dict)
+    credentials: CredentialOptions = field(default_factory=CredentialOptions)
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,7 @@ def from_namespace(ns: argparse.Namespace, environ: Mapping[str, str]) -> Invoca
         endpoint=ns.endpoint or environ.get("RECONCILER_ENDPOINT"),
         request_timeout=ns.request_timeout if command in _CLOUD_COMMANDS else 10.0,
         environ=environ,
+        credentials=_credentials(ns) if command in _CLOUD_COMMANDS else CredentialOptions(),
     )
     presentation = Presentation(
         json=command in _JSON_COMMANDS and ns.json,
@@ -189,6 +192,19 @@ def _apply_args(ns: argparse.Namespace) -> ApplyArgs:
         auto_approve=ns.auto_approve,
         lock_timeout=ns.lock_timeout,
         engine=_engine(ns),
+    )
+
+
+def _credentials(ns: argparse.Namespace) -> CredentialOptions:
+    """The credential flags (the chain reads the environment and files itself)."""
+    return CredentialOptions(
+        profile=ns.profile,
+        assume_role=ns.assume_role,
+        session_name=ns.assume_role_session_name,
+        duration=ns.assume_role_duration,
+        web_identity_token_file=ns.web_identity_token_file,
+        web_identity_provider=ns.web_identity_provider,
+        sts_endpoint=ns.sts_endpoint,
     )
 
 

@@ -13,6 +13,7 @@ import sys
 from typing import NoReturn
 
 from reconciler import __version__
+from reconciler.credentials import MAX_DURATION_SECONDS
 from reconciler.logs import FORMATS, LEVELS
 
 EXIT_USAGE = 1
@@ -102,6 +103,64 @@ def _engine_options() -> Parser:
     return engine
 
 
+def role_duration(text: str) -> int:
+    """A role session's length: a duration of whole seconds, at most 12 hours."""
+    seconds = parse_duration(text)
+    if not 1 <= seconds <= MAX_DURATION_SECONDS or seconds != int(seconds):
+        raise argparse.ArgumentTypeError(
+            f"must be whole seconds from 1s to 12h, got {text!r} (examples: 900, 1h)"
+        )
+    return int(seconds)
+
+
+def _credential_options() -> Parser:
+    """Where credentials come from; never a secret as a flag (see the README's chain)."""
+    options = Parser(add_help=False)
+    group = options.add_argument_group("credentials (never a secret: keys come from the chain)")
+    group.add_argument(
+        "--profile",
+        metavar="NAME",
+        help="tccli profile NAME.credential (env TENCENTCLOUD_PROFILE; in "
+        "TENCENTCLOUD_SHARED_CREDENTIALS_DIR or ~/.tccli)",
+    )
+    group.add_argument(
+        "--assume-role",
+        metavar="ARN",
+        help="assume this CAM role with the credentials found (env TENCENTCLOUD_ASSUME_ROLE_ARN)",
+    )
+    group.add_argument(
+        "--assume-role-session-name",
+        metavar="NAME",
+        help="role session name (env TENCENTCLOUD_ASSUME_ROLE_SESSION_NAME; "
+        "default trtc-ingest-reconciler)",
+    )
+    group.add_argument(
+        "--assume-role-duration",
+        type=role_duration,
+        metavar="DURATION",
+        help="role session length, renewed before it ends "
+        "(env TENCENTCLOUD_ASSUME_ROLE_SESSION_DURATION in seconds; default 2h, at most 12h)",
+    )
+    group.add_argument(
+        "--web-identity-token-file",
+        metavar="PATH",
+        help="assume --assume-role with this OIDC token, no key needed "
+        "(env TENCENTCLOUD_ASSUME_ROLE_WEB_IDENTITY_TOKEN_FILE); re-read at each renewal",
+    )
+    group.add_argument(
+        "--web-identity-provider",
+        metavar="ID",
+        help="the CAM OIDC identity provider (env TENCENTCLOUD_ASSUME_ROLE_PROVIDER_ID; "
+        "default OIDC)",
+    )
+    group.add_argument(
+        "--sts-endpoint",
+        metavar="URL",
+        help="STS endpoint (env RECONCILER_STS_ENDPOINT; default: follows --endpoint)",
+    )
+    return options
+
+
 def _lock_options() -> Parser:
     lock = Parser(add_help=False)
     lock.add_argument(
@@ -117,6 +176,7 @@ def _lock_options() -> Parser:
 def build_parser() -> Parser:
     """The whole grammar; ``command`` (and ``state_command``) name what to run."""
     common, engine, lock = _common_options(), _engine_options(), _lock_options()
+    credentials = _credential_options()
     parser = Parser(
         prog="reconciler",
         description="Stop TRTC stream-ingest tasks declared in YAML manifests: "
@@ -130,7 +190,9 @@ def build_parser() -> Parser:
     p.add_argument("paths", nargs="*", metavar="PATH")
     p.add_argument("--json", action="store_true")
 
-    p = commands.add_parser("plan", parents=[common, engine], help="show what apply would do")
+    p = commands.add_parser(
+        "plan", parents=[common, engine, credentials], help="show what apply would do"
+    )
     p.add_argument("paths", nargs="*", metavar="PATH")
     p.add_argument("--out", metavar="FILE", help="save the plan document for `apply FILE`")
     p.add_argument("--json", action="store_true", help="print the plan as one JSON document")
@@ -148,7 +210,7 @@ def build_parser() -> Parser:
 
     p = commands.add_parser(
         "apply",
-        parents=[common, engine, lock],
+        parents=[common, engine, lock, credentials],
         help="stop the planned tasks and record the outcomes",
     )
     p.add_argument("paths", nargs="*", metavar="PATH | PLANFILE")
@@ -161,7 +223,9 @@ def build_parser() -> Parser:
     _add_state_commands(commands, common, lock)
 
     p = commands.add_parser(
-        "run", parents=[common, engine, lock], help="reconcile on a schedule until stopped"
+        "run",
+        parents=[common, engine, lock, credentials],
+        help="reconcile on a schedule until stopped",
     )
     p.add_argument("paths", nargs="*", metavar="PATH")
     p.add_argument("--interval", type=positive_duration, required=True, metavar="DURATION")

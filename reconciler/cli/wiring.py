@@ -27,7 +27,7 @@ from reconciler.logs import add_secrets
 from reconciler.operations import Ports, Prompt, TrtcConnector
 from reconciler.state import StateStore, open_store
 from reconciler.state.urls import location_secrets
-from reconciler.trtc import CredentialSource, parse_endpoint
+from reconciler.trtc import parse_endpoint
 from reconciler.views import is_terminal
 
 log = structlog.get_logger("reconciler.cli")
@@ -131,7 +131,9 @@ def ports(connection: Connection, *, halt: Halt, prompt: Prompt | None = None) -
         endpoint=endpoint,
         request_timeout=connection.request_timeout,
         environ=connection.environ,
-        on_credentials=_register_secrets,
+        credentials=connection.credentials,
+        clock=halt.clock,
+        on_secrets=add_secrets,
     )
     return Ports(
         open_store=open_state,
@@ -139,10 +141,6 @@ def ports(connection: Connection, *, halt: Halt, prompt: Prompt | None = None) -
         halt=halt,
         prompt=prompt or TerminalPrompt(halt),
     )
-
-
-def _register_secrets(credentials: CredentialSource) -> None:
-    add_secrets(credentials.secret_values())
 
 
 def environment() -> dict[str, str]:
