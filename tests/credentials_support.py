@@ -19,8 +19,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from tests.support import EmulatorProcess, cli_env
+
 ROLE = "qcs::cam::uin/100000000001:roleName/deployer"
 OIDC_TOKEN = "eyJhbGciOiJSUzI1NiJ9.ci-oidc-token-for-tests.signature"
+
+
+def env_without_keys(base: Path, emulator: EmulatorProcess, **extra: str) -> dict[str, str]:
+    """The CLI's environment for the emulator with no TENCENTCLOUD_SECRET_ID / _KEY."""
+    env = cli_env(base, emulator, **extra)
+    del env["TENCENTCLOUD_SECRET_ID"], env["TENCENTCLOUD_SECRET_KEY"]
+    return env
 
 
 def write_tccli_credential(directory: Path, profile: str, fields: dict[str, str]) -> Path:

@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from reconciler.emulator import DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY, AdminClient
 
 APP = 1400000001
@@ -164,6 +166,18 @@ def wait_for(predicate: Callable[[], object], *, what: str, timeout: float = 30.
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.05)
+
+
+def install_or_skip(command: Sequence[str], *, what: str, registry: str, timeout: float) -> None:
+    """Run an installer (npm, pip) for a test; skip the test, saying why, when it fails
+    or hangs — the registry is out of reach, not the code under test at fault."""
+    try:
+        result = subprocess.run(list(command), capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pytest.skip(f"{what} timed out: is {registry} reachable?")
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        pytest.skip(f"{what} failed (is {registry} reachable?): {last}")
 
 
 def no_traceback(result: subprocess.CompletedProcess[str]) -> bool:

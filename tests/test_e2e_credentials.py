@@ -25,6 +25,7 @@ from tests.credentials_support import (
     OIDC_TOKEN,
     ROLE,
     RecordingProxy,
+    env_without_keys,
     leaked,
     write_tccli_credential,
 )
@@ -46,14 +47,6 @@ from tests.support import (
 
 PROFILE_TOKEN = "profile-session-token-0123456789"
 ERROR_LINE = re.compile(r"^(Error: |reconciler apply: error: )")
-
-
-def without_keys(env: dict[str, str]) -> dict[str, str]:
-    return {
-        k: v
-        for k, v in env.items()
-        if k not in ("TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY")
-    }
 
 
 def renewals(stderr: str) -> list[dict[str, object]]:
@@ -81,7 +74,7 @@ def test_a_profile_written_the_way_tccli_writes_it(
         "secretKey": DEFAULT_SECRET_KEY,
         "token": PROFILE_TOKEN,
     }
-    env = without_keys(cli_env(tmp_path, emulator))
+    env = env_without_keys(tmp_path, emulator)
     if how == "flag":
         write_tccli_credential(tmp_path / "home" / ".tccli", "ci", fields)
         args = ["--profile", "ci"]
@@ -173,7 +166,7 @@ def test_web_identity_with_no_stored_key(
         OIDC_TOKEN,
     )
     addresses = setup_tasks(tmp_path, emulator, "w", 2)
-    env = without_keys(cli_env(tmp_path, emulator))
+    env = env_without_keys(tmp_path, emulator)
     token_file = tmp_path / "oidc" / "token"
     token_file.parent.mkdir()
     if how == "flags":
@@ -251,7 +244,7 @@ def test_a_wrong_role_fails_before_any_call(tmp_path: Path, emulators: EmulatorF
 
 def test_no_credentials_lists_every_source(tmp_path: Path, emulator: EmulatorProcess) -> None:
     manifest(tmp_path / "manifests" / "m.yaml", ["a"])
-    env = without_keys(cli_env(tmp_path, emulator))
+    env = env_without_keys(tmp_path, emulator)
     result = reconciler("apply", "--auto-approve", env=env, cwd=tmp_path)
     assert result.returncode == 1 and no_traceback(result)
     assert "Error: no Tencent Cloud credentials found; tried, in order:" in result.stderr

@@ -20,8 +20,15 @@ from pathlib import Path
 import pytest
 
 from reconciler.emulator import DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY
-from tests.credentials_support import ROLE
-from tests.support import EmulatorFactory, cli_env, outcomes, reconciler, setup_tasks
+from tests.credentials_support import ROLE, env_without_keys
+from tests.support import (
+    EmulatorFactory,
+    EmulatorProcess,
+    install_or_skip,
+    outcomes,
+    reconciler,
+    setup_tasks,
+)
 
 TCCLI_VERSION = "3.1.189.1"
 #: tccli, and what its start-up imports (its plugins import qcloud_cos and the CVM client).
@@ -36,6 +43,7 @@ PACKAGES = (
     "tencentcloud-sdk-python-cvm",
 )
 TOKEN = "tccli-session-token-0123456789"
+KEYS = ("secretId", DEFAULT_SECRET_ID, "secretKey", DEFAULT_SECRET_KEY)
 
 
 @pytest.fixture(scope="session")
@@ -50,13 +58,8 @@ def tccli_path(request: pytest.FixtureRequest) -> Path:
     shutil.rmtree(staging, ignore_errors=True)
     command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     command += ["--no-deps", "--target", str(staging), *PACKAGES]
-    try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    except subprocess.TimeoutExpired:
-        pytest.skip(f"pip install tccli=={TCCLI_VERSION} timed out: is PyPI reachable?")
-    if result.returncode != 0:
-        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        pytest.skip(f"pip install tccli=={TCCLI_VERSION} failed (is PyPI reachable?): {last}")
+    what = f"pip install tccli=={TCCLI_VERSION}"
+    install_or_skip(command, what=what, registry="PyPI", timeout=600)
     shutil.rmtree(target)
     os.replace(staging, target)
     return target
@@ -70,6 +73,16 @@ def tccli(path: Path, home: Path, *args: str) -> None:
     assert "rror" not in result.stdout + result.stderr, result.stdout + result.stderr
 
 
+def applied_without_keys(
+    tmp_path: Path, emulator: EmulatorProcess, addresses: list[str], *args: str
+) -> None:
+    """``apply`` with no key in the environment stops every task in ``addresses``."""
+    env = env_without_keys(tmp_path, emulator)
+    result = reconciler("apply", "--auto-approve", *args, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert outcomes(env, tmp_path) == dict.fromkeys(addresses, "stopped")
+
+
 @pytest.mark.timeout(900)
 def test_a_profile_tccli_configure_wrote(
     tccli_path: Path, tmp_path: Path, emulators: EmulatorFactory
@@ -77,19 +90,14 @@ def test_a_profile_tccli_configure_wrote(
     emulator = emulators("--token", TOKEN)
     addresses = setup_tasks(tmp_path, emulator, "tc", 3)
     home = tmp_path / "home"
-    keys = ["secretId", DEFAULT_SECRET_ID, "secretKey", DEFAULT_SECRET_KEY, "token", TOKEN]
-    tccli(tccli_path, home, "configure", "set", *keys, "--profile", "ci")
+    tccli(tccli_path, home, "configure", "set", *KEYS, "token", TOKEN, "--profile", "ci")
     written = json.loads((home / ".tccli" / "ci.credential").read_text())
     assert written == {
         "secretId": DEFAULT_SECRET_ID,
         "secretKey": DEFAULT_SECRET_KEY,
         "token": TOKEN,
     }
-    env = cli_env(tmp_path, emulator)
-    del env["TENCENTCLOUD_SECRET_ID"], env["TENCENTCLOUD_SECRET_KEY"]
-    result = reconciler("apply", "--auto-approve", "--profile", "ci", env=env, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert outcomes(env, tmp_path) == dict.fromkeys(addresses, "stopped")
+    applied_without_keys(tmp_path, emulator, addresses, "--profile", "ci")
 
 
 @pytest.mark.timeout(900)
@@ -98,13 +106,8 @@ def test_a_role_tccli_configure_wrote_into_the_default_profile(
 ) -> None:
     emulator = emulators("--role", ROLE)
     addresses = setup_tasks(tmp_path, emulator, "tr", 2)
-    home = tmp_path / "home"
-    keys = ["secretId", DEFAULT_SECRET_ID, "secretKey", DEFAULT_SECRET_KEY]
-    tccli(tccli_path, home, "configure", "set", *keys)
-    tccli(tccli_path, home, "configure", "set", "role-arn", ROLE, "role-session-name", "tccli-s")
-    env = cli_env(tmp_path, emulator)
-    del env["TENCENTCLOUD_SECRET_ID"], env["TENCENTCLOUD_SECRET_KEY"]
-    result = reconciler("apply", "--auto-approve", env=env, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert outcomes(env, tmp_path) == dict.fromkeys(addresses, "stopped")
+    tccli(tccli_path, tmp_path / "home", "configure", "set", *KEYS)
+    role = ("role-arn", ROLE, "role-session-name", "tccli-s")
+    tccli(tccli_path, tmp_path / "home", "configure", "set", *role)
+    applied_without_keys(tmp_path, emulator, addresses)
     assert [c["roleSessionName"] for c in emulator.credentials()] == ["tccli-s"]

@@ -38,11 +38,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import structlog
+
 from reconciler.clock import SYSTEM_CLOCK, Clock, rfc3339
 from reconciler.credentials import instance, profiles, sts
 from reconciler.credentials.renewing import Issued, RenewingCredential
 from reconciler.errors import CloudCallError, CloudSetupError
 from reconciler.trtc import Endpoint, SigningCredential, parse_endpoint
+
+log = structlog.get_logger("reconciler.credentials")
 
 TOKEN_ENVIRONMENT = ("TENCENTCLOUD_TOKEN", "TENCENTCLOUD_SECURITY_TOKEN")
 ROLE_ENVIRONMENT = "TENCENTCLOUD_ASSUME_ROLE_ARN"
@@ -169,6 +173,7 @@ def resolve(
         source.credential.renew_if_due()
     except CloudCallError as exc:
         raise CloudSetupError(_refusal(source.origin, exc)) from None
+    log.info("credentials found", source=source.origin)
     return source
 
 
