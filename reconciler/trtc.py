@@ -118,9 +118,12 @@ def describe_fatal(error: CallError) -> str:
         "AuthFailure.SecretIdForbidden": "the SecretId is disabled",
         "AuthFailure.UnauthorizedOperation": "the credentials lack permission "
         "for trtc:StopStreamIngest",
+        "ProfileExpired": "the profile's temporary credentials expired",
     }
     if error.code in hints:
         what = hints[error.code]
+    elif error.message.startswith("sts:"):  # a role's renewal, refused by STS
+        what = "the role's credentials could not be renewed"
     elif error.code.startswith("UnauthorizedOperation"):
         what = "the credentials lack permission for this TRTC action (check the CAM policy)"
     else:

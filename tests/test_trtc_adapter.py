@@ -13,6 +13,7 @@ from reconciler.trtc import (
     ErrorClass,
     TrtcApi,
     classify,
+    describe_fatal,
     parse_endpoint,
     silence_sdk_logger,
 )
@@ -109,3 +110,20 @@ def test_sdk_logger_never_reaches_a_handler_at_debug() -> None:
     sdk = logging.getLogger("tencentcloud_sdk_common")
     assert not sdk.isEnabledFor(logging.DEBUG)
     assert sdk.propagate is False
+
+
+@pytest.mark.parametrize(
+    ("error", "named"),
+    [
+        (CallError("AuthFailure.TokenFailure", "expired"), "the session token was refused"),
+        (
+            CallError("ResourceNotFound.RoleNotFound", "sts:AssumeRole for r: no such role"),
+            "the role's credentials could not be renewed",
+        ),
+        (CallError("ProfileExpired", "profile 'ci' expired"), "temporary credentials expired"),
+    ],
+)
+def test_fatal_messages_name_the_credential_problem(error: CallError, named: str) -> None:
+    message = describe_fatal(error)
+    assert message.startswith("credential problem: ") and named in message
+    assert error.code in message and error.message in message
