@@ -14,7 +14,7 @@ from structlog.testing import capture_logs
 from reconciler.credentials import Issued, RenewingCredential
 from reconciler.credentials.renewing import RENEW_BEFORE_SECONDS, renewal_margin
 from reconciler.domain import CallError, ErrorClass
-from reconciler.errors import CloudCallError
+from reconciler.errors import CloudCallError, CloudSetupError
 from tests.fakes import FakeClock
 
 
@@ -138,36 +138,92 @@ def test_every_issued_set_is_seen_and_no_secret_is_logged() -> None:
         assert issued.secret_key not in text and str(issued.token) not in text
 
 
-def test_many_workers_share_one_credential_and_one_renewal() -> None:
-    clock = FakeClock()
-    fetching = threading.Event()
-    release = threading.Event()
+class SlowSts:
+    """An STS whose second and later answers wait for ``release``."""
 
-    def slow_sts() -> Issued:
-        number = len(issued) + 1
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.fetching = threading.Event()
+        self.release = threading.Event()
+        self.issued: list[int] = []
+
+    def __call__(self) -> Issued:
+        number = len(self.issued) + 1
         if number > 1:
-            fetching.set()
-            release.wait(5)
-        issued.append(number)
-        return Issued(f"id{number}", f"key{number}", f"token{number}", clock.wall() + 10)
+            self.fetching.set()
+            assert self.release.wait(5)
+        self.issued.append(number)
+        return Issued(f"id{number}", f"key{number}", f"t{number}", self.clock.wall() + 10)
 
-    issued: list[int] = []
-    credential = renewing(clock, slow_sts)
-    credential.renew_if_due()
-    clock.advance(6)  # due: every worker below wants a renewal at once
+
+def workers(credential: RenewingCredential, count: int) -> tuple[list[threading.Thread], list]:
     triples: list[tuple[str, str, str | None]] = []
 
-    def worker() -> None:
+    def work() -> None:
         credential.renew_if_due()
         triples.append(credential.get_credential_info())
 
-    threads = [threading.Thread(target=worker) for _ in range(8)]
+    threads = [threading.Thread(target=work) for _ in range(count)]
     for thread in threads:
         thread.start()
-    assert fetching.wait(5)
-    time.sleep(0.05)  # the others are now blocked on the lock, not fetching
-    release.set()
+    return threads, triples
+
+
+def test_while_one_worker_renews_the_others_go_on_with_valid_credentials() -> None:
+    clock = FakeClock()
+    sts = SlowSts(clock)
+    credential = renewing(clock, sts)
+    credential.renew_if_due()
+    clock.advance(6)  # due (5 s margin), still valid for 4 s: nobody needs to wait
+    threads, triples = workers(credential, 8)
+    assert sts.fetching.wait(5)
+    deadline = time.monotonic() + 5
+    while len(triples) < 7 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert triples == [("id1", "key1", "t1")] * 7  # seven went on while STS was slow
+    sts.release.set()
     for thread in threads:
         thread.join(5)
-    assert issued == [1, 2]
-    assert triples == [("id2", "key2", "token2")] * 8
+    assert sts.issued == [1, 2] and triples[-1] == ("id2", "key2", "t2")
+    assert credential.get_credential_info() == ("id2", "key2", "t2")
+
+
+def test_with_expired_credentials_the_workers_wait_for_the_one_renewal() -> None:
+    clock = FakeClock()
+    sts = SlowSts(clock)
+    credential = renewing(clock, sts)
+    credential.renew_if_due()
+    clock.advance(11)  # expired: nobody may sign with them any more
+    threads, triples = workers(credential, 8)
+    assert sts.fetching.wait(5)
+    time.sleep(0.05)
+    assert triples == []  # all wait, none fetches twice
+    sts.release.set()
+    for thread in threads:
+        thread.join(5)
+    assert sts.issued == [1, 2]
+    assert triples == [("id2", "key2", "t2")] * 8
+
+
+def test_a_source_that_breaks_mid_run_is_fatal_once_nothing_valid_is_left() -> None:
+    clock = FakeClock()
+    answers: list[Issued | CloudSetupError] = [
+        Issued("id1", "key1", "t1", clock.wall() + 10),
+        CloudSetupError("web identity token file /run/token holds no token"),
+    ]
+
+    def fetch() -> Issued:
+        answer = answers[0] if len(answers) == 1 else answers.pop(0)
+        if isinstance(answer, CloudSetupError):
+            raise answer
+        return answer
+
+    credential = renewing(clock, fetch)
+    credential.renew_if_due()
+    clock.advance(6)
+    credential.renew_if_due()  # still valid: deferred, not raised
+    clock.advance(5)
+    with pytest.raises(CloudCallError) as info:
+        credential.renew_if_due()
+    assert info.value.error_class is ErrorClass.FATAL
+    assert "holds no token" in info.value.error.message

@@ -6,8 +6,10 @@ client signs with it directly; one object serves every worker. It never fetches
 while the SDK signs a request: the adapter calls ``renew_if_due()`` *before* each
 API call, outside the SDK, so a renewal never happens mid-call, and a failed
 renewal surfaces as a classified ``CloudCallError`` instead of an exception the SDK
-would wrap. Both methods take one lock: a worker reads a consistent triple, and
-when a renewal is due exactly one worker fetches while the others wait for it.
+would wrap. One lock guards the credentials, so a worker reads a consistent triple;
+when a renewal is due exactly one worker fetches, outside the lock, while the
+others go on with the current credentials (still valid: the margin sees to it) or,
+when there are none, wait for the fetch.
 
 Renewal is due ``margin`` seconds before expiry: five minutes, or half the
 credentials' lifetime when they live less than ten (an emulator issuing
@@ -26,7 +28,8 @@ from dataclasses import dataclass, field
 import structlog
 
 from reconciler.clock import Clock, rfc3339
-from reconciler.errors import CloudCallError
+from reconciler.domain import CallError, ErrorClass
+from reconciler.errors import CloudCallError, CloudSetupError
 
 log = structlog.get_logger("reconciler.credentials")
 
@@ -77,6 +80,8 @@ class RenewingCredential:
         self._clock = clock
         self._on_issue = on_issue
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)  # a fetch ended
+        self._fetching = False
         self._current: Issued | None = None
         self._renew_at = 0.0
         self._retry_at = 0.0
@@ -101,29 +106,55 @@ class RenewingCredential:
 
     def renew_if_due(self) -> None:
         """Fetch new credentials if none are held or expiry is near; raises the fetch's
-        ``CloudCallError`` only when no valid credentials are left."""
-        with self._lock:
-            now = self._clock.wall()
-            current = self._current
-            if current is not None and (now < self._renew_at or now < self._retry_at):
-                return
-            try:
-                issued = self._fetch()
-            except CloudCallError as exc:
-                if current is None or _expired(current, now):
-                    raise
-                remaining = (current.expires_at or now) - now
-                self._retry_at = now + min(RETRY_AFTER_SECONDS, remaining / 4)
-                log.warning(
-                    "credential renewal failed; the current credentials are still valid",
-                    source=self.describe,
-                    code=exc.error.code,
-                    expires=_when(current.expires_at),
-                )
-                return
-            self._install(issued, now=now, first=current is None)
+        ``CloudCallError`` only when no valid credentials are left.
+
+        One caller fetches, outside the lock (signing never waits for STS); the others
+        go on with the current credentials while they are valid, and wait for the
+        fetch only when there are none: a slow STS never holds up paced calls.
+        """
+        with self._changed:
+            while True:
+                now = self._clock.wall()
+                current = self._current
+                if current is not None and (now < self._renew_at or now < self._retry_at):
+                    return
+                if not self._fetching:
+                    break
+                if current is not None and not _expired(current, now):
+                    return
+                self._changed.wait()
+            self._fetching = True
+        issued: Issued | None = None
+        try:
+            issued = self._fetch()
+        except (CloudCallError, CloudSetupError) as exc:
+            if current is None and isinstance(exc, CloudSetupError):
+                raise  # the first fetch: the chain reports it as it is
+            failure = exc if isinstance(exc, CloudCallError) else _broken_source(exc)
+            if current is None or _expired(current, self._clock.wall()):
+                raise failure from None
+            with self._changed:
+                self._deferred(current, failure)
+            return
+        finally:
+            with self._changed:
+                self._fetching = False
+                if issued is not None:
+                    self._install(issued, now=self._clock.wall(), first=current is None)
+                self._changed.notify_all()
         if self._on_issue is not None:
             self._on_issue(issued)
+
+    def _deferred(self, current: Issued, exc: CloudCallError) -> None:
+        now = self._clock.wall()
+        remaining = (current.expires_at or now) - now
+        self._retry_at = now + min(RETRY_AFTER_SECONDS, remaining / 4)
+        log.warning(
+            "credential renewal failed; the current credentials are still valid",
+            source=self.describe,
+            code=exc.error.code,
+            expires=_when(current.expires_at),
+        )
 
     def _install(self, issued: Issued, *, now: float, first: bool) -> None:
         self._current = issued
@@ -142,6 +173,12 @@ class RenewingCredential:
                 renewal=self.renewals,
                 expires=_when(issued.expires_at),
             )
+
+
+def _broken_source(exc: CloudSetupError) -> CloudCallError:
+    """A source that broke mid-run (its token file gone, say): fatal once nothing valid
+    is left."""
+    return CloudCallError(CallError("CredentialSource", str(exc)), ErrorClass.FATAL)
 
 
 def _expired(issued: Issued, now: float) -> bool:

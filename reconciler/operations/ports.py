@@ -18,7 +18,7 @@ from reconciler.clock import SYSTEM_CLOCK, Clock, Halt
 from reconciler.credentials import CredentialOptions, CredentialSource, resolve
 from reconciler.engine import TaskApi
 from reconciler.state import StateStore, current_holder
-from reconciler.trtc import ClientSettings, Endpoint, TrtcApi
+from reconciler.trtc import ClientSettings, Endpoint, TrtcApi, load_sdk
 
 
 class Prompt(Protocol):
@@ -79,6 +79,7 @@ class TrtcConnector:
 
     def connect(self) -> Callable[[], TaskApi]:
         source = self.source()
+        load_sdk()
         settings = ClientSettings(
             credential=source.credential,
             endpoint=self.endpoint,
