@@ -187,6 +187,7 @@ _REFUSAL_HINTS = {
     "InvalidParameter.WebIdentityTokenError": "the OIDC token was refused: expired, or not "
     "issued for this identity provider and role",
     "InvalidParameter.OverTimeError": "the session duration is longer than the role allows",
+    "ProfileExpired": "its temporary credentials have expired",
 }
 
 
