@@ -1,5 +1,6 @@
-"""Credentials: the chain that finds them (``chain``), tccli's profile files
-(``profiles``), roles and web identity through STS (``sts``), and the thread-safe
+"""Credentials: the chain that finds them (``chain`` decides the order, ``sources``
+reads each source), tccli's profile files (``profiles``), roles and web identity
+through STS (``sts``), the CVM instance role (``instance``), and the thread-safe
 credential object that renews them before they expire (``renewing``).
 
 With the TRTC adapter, the only code that imports the official SDK.
