@@ -167,6 +167,8 @@ def _oidc(
     def fetch() -> Issued:
         # Re-read at every renewal: projected service-account and CI tokens rotate.
         oidc_token = read_web_identity_token(Path(token_file)) if token_file else str(token)
+        if context.on_secrets is not None:  # a bearer token: as secret as a key
+            context.on_secrets((oidc_token,))
         return sts.assume_role_with_web_identity(
             oidc_token, role, provider_id=provider, sts=settings
         )
