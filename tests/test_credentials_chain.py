@@ -326,3 +326,28 @@ def test_the_readme_table_is_the_chain() -> None:
     assert [(int(n), name) for n, name in rows] == [
         (number, source.name) for number, source in enumerate(SOURCES, 1)
     ]
+
+
+def test_every_secret_found_or_issued_is_handed_over_for_redaction(
+    tmp_path: Path, home: Path, account: Emulator
+) -> None:
+    token_file = tmp_path / "oidc-token"
+    token_file.write_text(OIDC_TOKEN)
+    redacted: list[str] = []
+    options = CredentialOptions(
+        assume_role=ROLE,
+        web_identity_token_file=str(token_file),
+        web_identity_provider="github-actions",
+    )
+    source = resolve(
+        options,
+        environ={"HOME": str(home)},
+        endpoint=parse_endpoint(account.url),
+        on_secrets=redacted.extend,
+    )
+    _, secret_key, token = info(source)
+    assert {OIDC_TOKEN, secret_key, token} <= set(redacted)
+    redacted.clear()
+    resolve(CredentialOptions(), environ={"HOME": str(home), **KEYS}, endpoint=Endpoint(),
+            on_secrets=redacted.extend)  # fmt: skip
+    assert redacted == ["env-secret-key"]
