@@ -24,6 +24,7 @@ from tests.support import (
     manifest,
     no_traceback,
     reconciler,
+    reported,
     seed,
     setup_tasks,
     stop_calls,
@@ -66,15 +67,16 @@ def test_secrets_never_leak(tmp_path: Path, emulators: EmulatorFactory) -> None:
     emulator.configure(next_faults=[{"kind": "internal", "action": STOP}])
     applied = run("apply", "--auto-approve", *debug_json, env=with_token)
     assert applied.returncode == 1
-    assert f"{APP}/a: stopped" in applied.stdout and f"{APP}/b: stopped" in applied.stdout
-    assert f"{APP}/nosuch: failed: InvalidParameter.TaskId" in applied.stdout
+    lines = reported(applied.stdout)
+    assert lines[f"{APP}/a"][0] == lines[f"{APP}/b"][0] == "stopped"
+    assert lines[f"{APP}/nosuch"][1].startswith("InvalidParameter.TaskId")
     assert '"retrying"' in applied.stderr and '"level": "debug"' in applied.stderr
 
     # The Terraform provider's variable name, console logs.
     manifest(path, ["a", "b", "c"])
     applied = run("apply", "--auto-approve", *debug_console, env=with_security_token)
     assert applied.returncode == 0, applied.stderr
-    assert f"{APP}/c: stopped" in applied.stdout
+    assert reported(applied.stdout)[f"{APP}/c"][0] == "stopped"
     run("state", "pull", *debug_json, env=with_token)
     run("state", "list", env=with_token)
 
