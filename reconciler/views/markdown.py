@@ -4,8 +4,9 @@
   or ``No changes.``), so a notification or a collapsed comment says it all.
 - The changes follow in a ``diff`` block, the action symbol in column 0 (``-``
   stop, ``~`` forget) so diff highlighting colours them, each with its source
-  ``FILE:LINE``, grouped by manifest file; past ``FOLD_AFTER`` changes each file's
-  block is folded in a ``<details>`` element headed by its counts.
+  ``FILE:LINE``, grouped by manifest file; past ``FOLD_AFTER`` changes a table
+  gives each file's counts and each file's block is folded in a ``<details>``
+  element headed by its counts.
 - The body never exceeds ``LIMIT`` characters (GitHub refuses comments over
   65,536): past it, the changes left out are counted and the way to see them all
   is named.
@@ -24,7 +25,14 @@ from reconciler.domain import Change, Plan
 from reconciler.engine import Progress
 from reconciler.errors import ReconcilerError
 from reconciler.views.base import View, plural
-from reconciler.views.plan import address_width, by_file, change_line, counts_text, summary_line
+from reconciler.views.plan import (
+    ACTION_LOOKS,
+    address_width,
+    by_file,
+    change_line,
+    counts_text,
+    summary_line,
+)
 
 LIMIT = 65_000
 FOLD_AFTER = 20
@@ -116,10 +124,13 @@ def _unfolded(body: _Body, plan: Plan, width: int) -> int:
 
 
 def _folded(body: _Body, plan: Plan, width: int) -> int:
-    """A folded diff block per file. How many changes they show."""
+    """A table of the files and their counts, then a folded diff block per file.
+    How many changes the blocks show."""
+    groups = by_file(plan.changes)
+    _file_table(body, groups)
     shown = 0
-    for file, changes in by_file(plan.changes):
-        summary = f"<code>{html.escape(file)}</code>: {counts_text(changes)}"
+    for file, changes in groups:
+        summary = f"{_code(file)}: {counts_text(changes)}"
         if not body.add(f"<details><summary>{summary}</summary>\n\n```diff"):
             break
         count = _lines(body, changes, width)
@@ -129,6 +140,23 @@ def _folded(body: _Body, plan: Plan, width: int) -> int:
             break
     body.add("", force=True)
     return shown
+
+
+def _file_table(body: _Body, groups: list[tuple[str, list[Change]]]) -> None:
+    """Which file asks for what, first: it stays whole when the blocks are cut."""
+    body.add("| manifest file | " + " | ".join(look.label for look in ACTION_LOOKS.values()) + " |")
+    body.add("|---|" + "--:|" * len(ACTION_LOOKS))
+    for file, changes in groups:
+        counts = [sum(c.action is action for c in changes) for action in ACTION_LOOKS]
+        cells = " | ".join(str(count) for count in counts)
+        if not body.add(f"| {_code(file)} | {cells} |"):
+            break
+    body.add("")
+
+
+def _code(text: str) -> str:
+    """Inline code that holds any text (``|`` too, inside a table)."""
+    return f"<code>{html.escape(text).replace('|', '&#124;')}</code>"
 
 
 def _lines(body: _Body, changes: list[Change], width: int) -> int:
