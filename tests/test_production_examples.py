@@ -403,12 +403,10 @@ def test_github_pull_request_plans_with_detailed_exitcode() -> None:
     assert "TENCENTCLOUD_SECRET_KEY" not in job.get("env", {}), "plans need no cloud key"
 
 
-def test_github_merge_applies_the_plan_it_just_made() -> None:
+def test_github_merge_applies_the_reviewed_plan() -> None:
     parsed = [assert_parses(a, GITHUB.name) for a in _job_argvs(_job_for("push"))]
-    plans = [p for p in parsed if p.command == "plan"]
-    applies = [p for p in parsed if p.command == "apply"]
-    assert len(plans) == 1 and len(applies) == 1
-    assert applies[0].paths == [plans[0].out]
+    assert [p.command for p in parsed] == ["show", "apply"]  # no new plan: the reviewed one
+    assert parsed[1].paths == [parsed[0].plan_file]
 
 
 def test_github_schedule_runs_a_drift_check_then_applies() -> None:
