@@ -86,6 +86,18 @@ class OutcomeView(View):
 
 
 class ApplyHuman(OutcomeView):
+    """The plan, a blank line, the outcomes, a blank line, the summary."""
+
+    def __init__(self, streams: Streams | None = None) -> None:
+        super().__init__(streams)
+        self._results = 0
+
+    def on_result(self, result: TaskResult) -> None:
+        if not self._results:
+            self.print()
+        self._results += 1
+        super().on_result(result)
+
     def planned(self, plan: Plan) -> None:
         self.align(plan)
         self.print("\n".join(plan_lines(plan, style=self.style, grouped=self.streams.terminal)))
@@ -99,6 +111,8 @@ class ApplyHuman(OutcomeView):
             return
         report = result.report
         head, color = _head(report)
+        if self._results:
+            self.print()
         self.print(
             f"{self.style.paint(head, color, 'bold')} {counts_line(report)} "
             f"({report.elapsed:.1f}s)."
