@@ -92,9 +92,7 @@ def test_apply_human_prints_each_outcome_and_the_summary() -> None:
 
 def test_apply_human_declined() -> None:
     s = streams()
-    ApplyHuman(s).applied(
-        ApplyResult(ApplyStatus.DECLINED, PLAN, ApplyReport.empty(), "run")
-    )
+    ApplyHuman(s).applied(ApplyResult(ApplyStatus.DECLINED, PLAN, ApplyReport.empty(), "run"))
     assert text(s.out).strip() == "Apply cancelled."
 
 
