@@ -58,18 +58,21 @@ def run_in_terminal(
     cwd: Path,
     columns: int = 100,
     answer: bytes | None = None,
+    only_stderr: bool = False,
     timeout: float = 120,
 ) -> Capture:
     """Run ``reconciler ARGS`` with stdin, stdout and stderr on one terminal of
-    ``columns`` columns; type ``answer`` at the confirmation prompt."""
+    ``columns`` columns; type ``answer`` at the confirmation prompt. With
+    ``only_stderr``, stdin and stdout are not the terminal (``/dev/null``)."""
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+    elsewhere = subprocess.DEVNULL if only_stderr else follower
     proc = subprocess.Popen(
         [sys.executable, "-m", "reconciler", *args],
         env=dict(env),
         cwd=cwd,
-        stdin=follower,
-        stdout=follower,
+        stdin=elsewhere,
+        stdout=elsewhere,
         stderr=follower,
         start_new_session=True,
     )

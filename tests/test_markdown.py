@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from reconciler import __version__
-from tests.support import APP, cli_env, reconciler, write
+from tests.support import APP, cli_env, manifest, reconciler, write
 
 SNAPSHOTS = Path(__file__).parent / "snapshots" / "markdown"
 LINEAGE = "5d0c3a9e-6f1b-4c2a-9e7d-2b8f4a6c1e3d"
@@ -171,17 +171,7 @@ def test_manifest_problems_snapshot(tmp_path: Path) -> None:
 
 
 def test_plan_markdown_matches_show_markdown_of_its_saved_plan(tmp_path: Path) -> None:
-    write(
-        tmp_path / "manifests" / "m.yaml",
-        f"""
-        apiVersion: reconciler/v1
-        kind: StreamIngestStop
-        spec:
-          region: ap-singapore
-          sdkAppId: {APP}
-          tasks: [a, b, c]
-        """,
-    )
+    manifest(tmp_path / "manifests" / "m.yaml", ["a", "b", "c"])
     env = cli_env(tmp_path)
     planned = reconciler(
         "plan", "--markdown", "--out", "plan.json", "--detailed-exitcode", env=env, cwd=tmp_path
