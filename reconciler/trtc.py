@@ -25,8 +25,8 @@ tree, decided in exactly one place (``classify``):
 Known traps of the official SDK, each observed and handled here: it does not retry
 by default and its own retryer has no jitter (we never enable it; the engine owns
 retries); its logger prints whole requests with the Authorization and X-TC-Token
-headers at DEBUG (``silence_sdk_logger`` pins it above DEBUG and cuts it off from
-handlers); its credential providers read no session token from the environment
+headers at DEBUG (``silence_sdk_logger`` pins it above DEBUG, so no such record is
+ever made); its credential providers read no session token from the environment
 and renew inside a signing call (``reconciler.credentials`` owns the chain, and
 renews before each call here); ``HttpProfile.protocol`` must be given
 at construction; the region breaker stays off (when open it sends traffic to the
@@ -226,12 +226,12 @@ def as_call_error(exc: BaseException) -> CallError:
 
 
 def silence_sdk_logger() -> None:
-    """Keep the SDK's logger (which prints Authorization headers at DEBUG) mute."""
+    """Keep the SDK's DEBUG records (whole requests, Authorization header included)
+    from ever being made; what it says at INFO and above reaches the process's
+    handlers (the reconciler's, which redact)."""
     sdk_logger = logging.getLogger(SDK_LOGGER_NAME)
-    sdk_logger.setLevel(logging.WARNING)
-    sdk_logger.propagate = False
-    for name in ("urllib3", "requests"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    sdk_logger.setLevel(max(logging.INFO, logging.getLogger().getEffectiveLevel()))
+    sdk_logger.propagate = True
 
 
 # --- clients -----------------------------------------------------------------

@@ -29,6 +29,7 @@ from reconciler.state import StateStore, open_store
 from reconciler.state.urls import location_secrets
 from reconciler.trtc import parse_endpoint
 from reconciler.views import is_terminal
+from reconciler.views.console import TextSink
 
 log = structlog.get_logger("reconciler.cli")
 
@@ -94,7 +95,7 @@ def _ignore(signum: int, frame: FrameType | None) -> None:
 class TerminalPrompt:
     """Asks on stdout, reads a line from stdin; a halt cancels the wait."""
 
-    def __init__(self, halt: Halt, *, stdin: TextIO | None = None, out: TextIO | None = None):
+    def __init__(self, halt: Halt, *, stdin: TextIO | None = None, out: TextSink | None = None):
         self._halt = halt
         self._in = stdin or sys.stdin
         self._out = out or sys.stdout
