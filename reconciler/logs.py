@@ -1,11 +1,28 @@
 """Logging setup: structlog, configured once at the CLI entry.
 
 Console rendering on a terminal, JSON lines otherwise, always on stderr (stdout
-carries plans and summaries). Every event passes a redaction processor that
-replaces any registered secret value (secret key, session token, database
-password) and any secret-looking key with ``***`` — so a secret never reaches a
-log line at any level. The official SDK's own logger, which prints whole requests
-with their Authorization headers at DEBUG, is kept mute whatever the level.
+carries plans and summaries). The official SDK's own logger, which prints whole
+requests with their Authorization headers at DEBUG, is kept mute whatever the level.
+
+A secret (secret key, session token, database password) never reaches a log line,
+at any level, by three rules, in this order:
+
+1. Messages are built from redacted values. Every location is shown through
+   ``redact_location`` (password as ``***``); credentials are never put in a
+   message or a field at all. Nothing here has to find them afterwards.
+2. Fields are redacted by name, not by content: a field (or a nested key) named
+   like a secret — ``password``, ``token``, ``secret_key``, ``authorization``… —
+   is replaced whole by ``***``.
+3. Text that comes from outside — an SDK or server error message, an exception's
+   text — is the one place a credential could still hide, so the secret key and
+   session token are registered (``add_secrets``) and replaced wherever they occur.
+   Only values of at least ``MIN_SECRET_LENGTH`` characters are registered: a
+   credential that long is random, so what matches is the credential itself and
+   never part of an ordinary word. Replacing a short value — a database password
+   ``xp`` — inside a message would garble it (``e***ired``) and, by where it
+   masked, give the value away. Database passwords are therefore never
+   registered: libpq receives them as a keyword and never repeats them, and rule 1
+   covers every message of ours.
 """
 
 from __future__ import annotations
@@ -23,6 +40,8 @@ from reconciler.trtc import silence_sdk_logger
 LEVELS = ("debug", "info", "warning", "error")
 FORMATS = ("auto", "console", "json")
 REDACTED = "***"
+#: The shortest value ``add_secrets`` takes (see the module docstring, rule 3).
+MIN_SECRET_LENGTH = 16
 _SECRET_KEYS = frozenset(
     {"secret_key", "secretkey", "token", "password", "authorization", "x-tc-token", "session_token"}
 )
@@ -32,12 +51,14 @@ _secrets_lock = threading.Lock()
 
 
 def add_secrets(values: Iterable[str | None]) -> None:
-    """Register values that must never appear in a log line."""
+    """Register credentials that must never appear in a log line; values shorter than
+    ``MIN_SECRET_LENGTH`` are not taken (rule 3 of the module docstring)."""
     with _secrets_lock:
-        _secrets.update(v for v in values if v and len(v) >= 4)
+        _secrets.update(v for v in values if v and len(v) >= MIN_SECRET_LENGTH)
 
 
 def redact_text(text: str) -> str:
+    """``text`` with every registered credential replaced by ``***``."""
     with _secrets_lock:
         secrets = tuple(_secrets)
     for secret in secrets:

@@ -37,7 +37,8 @@ class ApplyResult:
 
     @property
     def fatal_message(self) -> str | None:
-        """The credential problem that stopped the run, in words; None if none did."""
+        """What stopped the run (a credential problem, an unreachable endpoint), in
+        words; None if nothing did."""
         fatal = self.report.fatal
         return describe_fatal(fatal) if fatal is not None else None
 

@@ -26,15 +26,24 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
+#: The longest duration any option takes: a year (and a day).
+MAX_DURATION = 366 * 24 * 3600.0
+#: The slowest --rate: one request every 100 seconds.
+MIN_RATE = 0.01
+
+
 def parse_duration(text: str) -> float:
-    """'90', '90s', '5m', '1h30m' → seconds."""
+    """'90', '90s', '5m', '1h30m' → seconds, at most ``MAX_DURATION``."""
     match = re.fullmatch(
         r"\s*(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?\s*", text
     )
     if not text.strip() or match is None or not any(match.groups()):
         raise argparse.ArgumentTypeError(f"invalid duration {text!r} (examples: 30s, 5m, 1h30m)")
     hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
-    return hours * 3600 + minutes * 60 + seconds
+    total = hours * 3600 + minutes * 60 + seconds
+    if not total <= MAX_DURATION:  # also refuses an overflow to infinity
+        raise argparse.ArgumentTypeError(f"duration {text!r} is too long (at most 366 days)")
+    return total
 
 
 def positive_duration(text: str) -> float:
@@ -64,6 +73,15 @@ def positive_float(text: str) -> float:
     return value
 
 
+def rate_value(text: str) -> float:
+    value = positive_float(text)
+    if value < MIN_RATE:
+        raise argparse.ArgumentTypeError(
+            f"must be at least {MIN_RATE:g} (one request every {1 / MIN_RATE:g} s), got {text!r}"
+        )
+    return value
+
+
 def _common_options() -> Parser:
     common = Parser(add_help=False)
     common.add_argument(
@@ -89,7 +107,7 @@ def _engine_options() -> Parser:
     engine.add_argument("--parallelism", type=positive_int, default=10, metavar="N")
     engine.add_argument(
         "--rate",
-        type=positive_float,
+        type=rate_value,
         default=20.0,
         metavar="R",
         help="at most R requests in any one-second window, retries included (default 20)",

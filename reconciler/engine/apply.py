@@ -1,7 +1,9 @@
 """Applying a plan: forgets in state, stops through the worker pool, every outcome
 committed before it is reported.
 
-- ``forget`` changes only touch state (no API call).
+- ``forget`` changes only touch state (no API call): ``FORGET_BATCH`` of them per
+  transaction (forgetting 100,000 records is a few seconds, not minutes), each
+  batch committed before any of its outcomes is reported.
 - ``stop`` changes run on the pool (``reconciler.engine.pool``): rate-limited,
   retried, halted at once by a fatal (credential) error.
 - Results travel to the calling thread, which commits each converged outcome to
@@ -43,6 +45,9 @@ from reconciler.engine.pool import (
 from reconciler.state import StateStore
 
 log = structlog.get_logger("reconciler.engine")
+
+#: Forgets removed from state in one transaction.
+FORGET_BATCH = 1000
 
 
 class ApplyObserver(Protocol):
@@ -100,11 +105,13 @@ def apply_plan(
 
     forgets = [c for c in plan.changes if c.action is Action.FORGET]
     stops = [c for c in plan.changes if c.action is Action.STOP]
-    for change in forgets:
+    for start in range(0, len(forgets), FORGET_BATCH):
         if halt.is_set():
             break
-        store.remove([change.address])
-        report(TaskResult(change=change, outcome=Outcome.FORGOTTEN))
+        batch = forgets[start : start + FORGET_BATCH]
+        store.remove([change.address for change in batch])
+        for change in batch:
+            report(TaskResult(change=change, outcome=Outcome.FORGOTTEN))
     forgotten = counts[Outcome.FORGOTTEN.value]
 
     meter = ProgressMeter(len(stops), halt)

@@ -17,20 +17,28 @@ from reconciler.state.interface import (
 from reconciler.state.location import (
     DEFAULT_LOCATION,
     STATE_ENV,
-    is_postgres_location,
+    Location,
+    LocationError,
+    PostgresLocation,
+    SqliteLocation,
     open_store,
+    parse_location,
+    redact_location,
 )
-from reconciler.state.urls import redact_location
 
 __all__ = [
     "DEFAULT_LOCATION",
     "STATE_ENV",
+    "Location",
+    "LocationError",
+    "PostgresLocation",
+    "SqliteLocation",
     "StateLocker",
     "StateReader",
     "StateStore",
     "StateWriter",
     "current_holder",
-    "is_postgres_location",
     "open_store",
+    "parse_location",
     "redact_location",
 ]

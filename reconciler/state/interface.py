@@ -71,6 +71,13 @@ class StateWriter(Protocol):
         """Replace the whole state with ``snapshot`` under the rules of ``push_serial``."""
         ...
 
+    def check_writable(self) -> None:
+        """Prove that ``record`` and ``remove`` will work here — the schema is ours and
+        writes are allowed — by writing a record and rolling it back; creates the
+        schema if there is none. ``StoreUnavailable`` if not. Apply calls it before
+        its first API call, so a state it cannot write never follows a sent stop."""
+        ...
+
 
 class StateLocker(Protocol):
     """One writer at a time, with a lock the OS or the server frees if its holder dies."""

@@ -1,0 +1,164 @@
+"""Reading what a user hands in — a saved plan, a state document, a manifest — in
+bounded memory and time, and interruptibly.
+
+``read_bytes`` is the one way a whole input file is read:
+
+- ``-`` is standard input; any other path is opened without blocking
+  (``O_NONBLOCK``), so opening a FIFO that no writer has opened yet cannot hang;
+- then the kind of file is checked before a byte is read: a regular file, or — unless
+  the caller wants regular files only (manifests) — a pipe or FIFO (``<(cmd)``,
+  ``cmd | reconciler state push -``), a socket or a terminal. A directory, a disk or
+  a character device such as ``/dev/zero`` is refused at once;
+- it reads in chunks and stops one byte past ``limit``, so an endless stream is
+  refused after ``limit`` bytes, never read whole;
+- it waits for data with ``poll`` in short slices and looks at the halt between
+  them: a SIGINT / SIGTERM interrupts a read that no writer feeds
+  (``Interrupted``).
+
+``load_json`` parses such bytes as one JSON document after checking how deeply it
+nests (a deep ``[[[[…`` is refused with a message, not a ``RecursionError``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+import select
+import stat
+import sys
+
+from reconciler.clock import Halt
+from reconciler.errors import InputError, Interrupted
+
+#: The largest JSON input read (a state of 100,000 records is about 40 MB).
+MAX_JSON_BYTES = 256 * 1024 * 1024
+#: How deeply a JSON document may nest; ours nest four levels.
+MAX_JSON_DEPTH = 64
+
+_CHUNK = 1024 * 1024
+_POLL_MS = 100
+_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+
+
+class InputTooLarge(InputError):
+    """An input past its size limit; ``size`` is how much was seen (at least)."""
+
+    def __init__(self, message: str, *, size: int, limit: int) -> None:
+        super().__init__(message)
+        self.size = size
+        self.limit = limit
+
+
+def read_bytes(
+    path: str,
+    *,
+    limit: int,
+    what: str,
+    halt: Halt | None = None,
+    regular_only: bool = False,
+) -> bytes:
+    """The whole of ``path`` (``-``: standard input), at most ``limit`` bytes.
+
+    ``what`` names the input in messages ("plan file"). Raises ``InputError`` (or
+    ``InputTooLarge``) with one clear message, ``Interrupted`` if ``halt`` is set
+    while waiting for data.
+    """
+    if path == "-":
+        return _read_fd(sys.stdin.fileno(), path, limit=limit, what=what, halt=halt)
+    try:
+        fd = os.open(path, _FLAGS)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such {what}") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        raise InputError(f"{path}: cannot read the {what}: {_reason(exc)}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISREG(mode) or stat.S_ISFIFO(mode):
+            # poll decides when to read; O_NONBLOCK only kept open() from waiting
+            os.set_blocking(fd, True)
+        if not _readable_kind(mode, fd, regular_only=regular_only):
+            kinds = "a regular file" if regular_only else "a regular file or a pipe"
+            raise InputError(f"{path}: cannot read the {what}: it is not {kinds}")
+        return _read_fd(fd, path, limit=limit, what=what, halt=halt)
+    finally:
+        os.close(fd)
+
+
+def _readable_kind(mode: int, fd: int, *, regular_only: bool) -> bool:
+    if stat.S_ISREG(mode):
+        return True
+    if regular_only:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or os.isatty(fd)
+
+
+def _read_fd(fd: int, path: str, *, limit: int, what: str, halt: Halt | None) -> bytes:
+    data = bytearray()
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLPRI)
+    while True:
+        if halt is not None and halt.is_set():
+            raise Interrupted(f"interrupted while reading the {what} {path}")
+        try:
+            if not poller.poll(_POLL_MS):
+                continue
+            chunk = os.read(fd, min(_CHUNK, limit + 1 - len(data)))
+        except BlockingIOError:  # a descriptor left non-blocking by whoever opened it
+            continue
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read the {what}: {_reason(exc)}") from None
+        if not chunk:
+            return bytes(data)
+        data += chunk
+        if len(data) > limit:
+            raise InputTooLarge(
+                f"{path}: the {what} is larger than the limit of {limit:,} bytes",
+                size=len(data),
+                limit=limit,
+            )
+
+
+def load_json(data: bytes, path: str, *, what: str, max_depth: int = MAX_JSON_DEPTH) -> object:
+    """Parse ``data`` as one JSON document; every failure is one ``InputError``."""
+    depth = json_depth(data)
+    if depth > max_depth:
+        raise InputError(
+            f"{path}: the {what} nests {depth} levels deep; at most {max_depth} are allowed"
+        )
+    try:
+        return json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: the {what} is not UTF-8 text") from None
+    except (ValueError, RecursionError) as exc:  # an integer of thousands of digits
+        raise InputError(f"{path}: not a valid {what}: {_one_line(str(exc))}") from None
+
+
+def read_json(path: str, *, what: str, halt: Halt | None = None) -> object:
+    """``read_bytes`` then ``load_json``, with the JSON limits."""
+    return load_json(read_bytes(path, limit=MAX_JSON_BYTES, what=what, halt=halt), path, what=what)
+
+
+#: A JSON string (its brackets do not nest anything), unrolled so ``re`` runs it fast.
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_STEP = [1 if byte in b"[{" else -1 if byte in b"]}" else 0 for byte in range(256)]
+
+
+def json_depth(data: bytes) -> int:
+    """How deeply ``data`` nests arrays and objects (outside strings), without parsing it."""
+    brackets = _JSON_STRING.sub(b"", data).translate(None, _NOT_BRACKETS)
+    return max(itertools.accumulate(_STEP[b] for b in brackets), default=0)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return _one_line(str(exc))
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
