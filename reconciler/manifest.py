@@ -41,6 +41,7 @@ from reconciler.domain import (
     DesiredTask,
     Problem,
     format_address,
+    task_id_problem,
 )
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
@@ -659,19 +660,9 @@ class _ManifestLoader:
         if not (node.__class__ is ScalarNode and node.tag == _STR):
             self.not_a_string(node, "taskId")
             return
-        task_id: str = node.value
-        if not task_id:
-            self.report_at(node, "taskId must not be empty")
-        elif len(task_id) > TASK_ID_MAX_LENGTH:
-            self.report_at(
-                node,
-                f"taskId is {len(task_id)} characters long; at most"
-                f" {TASK_ID_MAX_LENGTH} are allowed",
-            )
-        else:
-            self.report_at(
-                node, f"taskId {_show(task_id)} contains whitespace or a control character"
-            )
+        problem = task_id_problem(node.value)  # the one TaskId rule, with its words
+        if problem is not None:
+            self.report_at(node, problem.message, problem.hint)
 
     def bad_task_entry(self, node: Node) -> None:
         if node.__class__ is ScalarNode:
