@@ -6,6 +6,13 @@ which Ctrl-C would otherwise end in a ``KeyboardInterrupt`` traceback. Until the
 command line's own signal handling takes over, a signal is only noted here (the
 handler sets a value and does nothing else); the command line then stops at once,
 before doing anything, with the signal's exit code (130 / 143).
+
+Once its handlers are in place it also unblocks the two signals: a parent that
+spawned it from a thread with them blocked (the mask is inherited across exec)
+would otherwise leave it deaf to Ctrl-C and SIGTERM.
+
+What no Python program controls is the interpreter's own start-up before this
+module runs (a few tens of milliseconds): a Ctrl-C then is Python's.
 """
 
 from __future__ import annotations
@@ -30,8 +37,10 @@ class _EarlySignal:
 
 def main() -> int:
     early = _EarlySignal()
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    taken = (signal.SIGINT, signal.SIGTERM)
+    for signum in taken:
         signal.signal(signum, early)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, taken)
     from reconciler.cli import main as cli_main  # the imports this module guards
 
     return cli_main(early_signal=early.pending)

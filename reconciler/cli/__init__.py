@@ -40,7 +40,8 @@ def main(
     halt = Halt()
     with wiring.Signals(halt).installed(pending=early_signal) as signals:
         if halt.is_set():  # stopped while starting up: nothing began, nothing to finish
-            return signals.exit_code()
+            # ``run`` is a service: any stop on a signal is a clean one.
+            return commands.EXIT_OK if isinstance(command, commands.Run) else signals.exit_code()
         try:
             ports = wiring.ports(invocation.connection, halt=halt)
             context = commands.Context(ports=ports, signal_exit_code=signals.exit_code)

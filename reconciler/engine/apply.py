@@ -71,13 +71,14 @@ class ApplyReport:
         return self.counts[Outcome.FAILED.value]
 
     @classmethod
-    def empty(cls) -> ApplyReport:
-        """The report of an apply with nothing to do."""
+    def empty(cls, *, interrupted: bool = False, not_attempted: int = 0) -> ApplyReport:
+        """The report of an apply that did nothing: there was nothing to do, or (with
+        ``interrupted``) a signal came before the first change."""
         return cls(
             counts={outcome.value: 0 for outcome in Outcome},
             fatal=None,
-            interrupted=False,
-            not_attempted=0,
+            interrupted=interrupted,
+            not_attempted=not_attempted,
             elapsed=0.0,
         )
 

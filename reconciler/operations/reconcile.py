@@ -89,11 +89,11 @@ def reconcile(args: ApplyArgs, ports: Ports, ui: ReconcileUI) -> ApplyResult:
         if not plan.has_changes:
             return ApplyResult(ApplyStatus.NO_CHANGES, plan, ApplyReport.empty(), run_id)
         store.check_writable()
-        if confirm and not _confirmed(ports):
-            status = ApplyStatus.INTERRUPTED if ports.halt.is_set() else ApplyStatus.DECLINED
-            return ApplyResult(status, plan, ApplyReport.empty(), run_id)
+        if confirm and not _confirmed(ports) and not ports.halt.is_set():
+            return ApplyResult(ApplyStatus.DECLINED, plan, ApplyReport.empty(), run_id)
         if ports.halt.is_set():
-            return ApplyResult(ApplyStatus.INTERRUPTED, plan, ApplyReport.empty(), run_id)
+            nothing = ApplyReport.empty(interrupted=True, not_attempted=len(plan.changes))
+            return ApplyResult(ApplyStatus.INTERRUPTED, plan, nothing, run_id)
         report = _apply(plan, store, args, ports, ui)
     status = ApplyStatus.INTERRUPTED if report.interrupted else ApplyStatus.APPLIED
     log.info(
