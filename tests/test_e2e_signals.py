@@ -4,7 +4,8 @@ small, slowly drained pipe, as a CI or Kubernetes log collector drains it; and
 Ctrl-C at the confirmation prompt of a real terminal (a pty).
 
 The random-instant test runs ``RECONCILER_SIGNAL_RUNS`` runs (default 12) in
-parallel batches; the acceptance run is ``RECONCILER_SIGNAL_RUNS=200``.
+parallel batches; the acceptance run is ``RECONCILER_SIGNAL_RUNS=200 pytest
+tests/test_e2e_signals.py -k random --timeout 1800`` (about four minutes).
 """
 
 from __future__ import annotations
