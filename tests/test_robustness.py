@@ -216,7 +216,7 @@ def test_the_bounded_reader_refuses_big_and_special_files(tmp_path: Path) -> Non
     assert caught.value.size == 1001
     with pytest.raises(InputError, match="not a regular file or a pipe"):
         read_bytes("/dev/zero", limit=1000, what="test file")
-    with pytest.raises(InputError, match="not a regular file$"):
+    with pytest.raises(InputError, match=r"not a regular file$"):
         read_bytes("/dev/null", limit=10, what="test file", regular_only=True)
     halt = Halt()
     halt.set()
