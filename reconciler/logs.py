@@ -27,6 +27,7 @@ at any level, by three rules, in this order:
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 import threading
@@ -43,25 +44,27 @@ REDACTED = "***"
 #: The shortest value ``add_secrets`` takes (see the module docstring, rule 3).
 MIN_SECRET_LENGTH = 16
 _SECRET_KEYS = frozenset(
-    {"secret_key", "secretkey", "token", "password", "authorization", "x-tc-token", "session_token"}
+    {"secret_key", "secretkey", "token", "password", "authorization", "x_tc_token", "session_token"}
 )
 
-_secrets: set[str] = set()
+#: The registered credentials, longest first; replaced whole (under the lock) when
+#: one is added, so every log line reads them without taking it.
+_secrets: tuple[str, ...] = ()
 _secrets_lock = threading.Lock()
 
 
 def add_secrets(values: Iterable[str | None]) -> None:
     """Register credentials that must never appear in a log line; values shorter than
     ``MIN_SECRET_LENGTH`` are not taken (rule 3 of the module docstring)."""
+    global _secrets
     with _secrets_lock:
-        _secrets.update(v for v in values if v and len(v) >= MIN_SECRET_LENGTH)
+        found = set(_secrets) | {v for v in values if v and len(v) >= MIN_SECRET_LENGTH}
+        _secrets = tuple(sorted(found, key=len, reverse=True))
 
 
 def redact_text(text: str) -> str:
     """``text`` with every registered credential replaced by ``***``."""
-    with _secrets_lock:
-        secrets = tuple(_secrets)
-    for secret in secrets:
+    for secret in _secrets:
         if secret in text:
             text = text.replace(secret, REDACTED)
     return text
@@ -69,7 +72,7 @@ def redact_text(text: str) -> str:
 
 def _redact(value: Any) -> Any:
     if isinstance(value, str):
-        return redact_text(value)
+        return redact_text(value) if _secrets else value
     if isinstance(value, dict):
         return {k: REDACTED if _is_secret_key(k) else _redact(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -80,7 +83,12 @@ def _redact(value: Any) -> Any:
 
 
 def _is_secret_key(key: object) -> bool:
-    return isinstance(key, str) and key.lower().replace("-", "_") in _SECRET_KEYS
+    return isinstance(key, str) and _is_secret_name(key)
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_secret_name(key: str) -> bool:
+    return key.lower().replace("-", "_") in _SECRET_KEYS
 
 
 def redact_processor(

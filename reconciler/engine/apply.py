@@ -2,8 +2,9 @@
 committed before it is reported.
 
 - ``forget`` changes only touch state (no API call): ``FORGET_BATCH`` of them per
-  transaction (forgetting 100,000 records is a few seconds, not minutes), each
-  batch committed before any of its outcomes is reported.
+  transaction (forgetting 100,000 records is seconds, not minutes), each batch
+  committed before any of its outcomes is reported, and logged as one line that
+  names every address in it.
 - ``stop`` changes run on the pool (``reconciler.engine.pool``): rate-limited,
   retried, halted at once by a fatal (credential) error.
 - Results travel to the calling thread, which commits each converged outcome to
@@ -110,9 +111,15 @@ def apply_plan(
         if halt.is_set():
             break
         batch = forgets[start : start + FORGET_BATCH]
-        store.remove([change.address for change in batch])
+        addresses = [change.address for change in batch]
+        store.remove(addresses)
+        # One log line per committed batch, naming every address: a forget is
+        # bookkeeping, not a call, and 100,000 per-task lines would cost more than
+        # the forgets themselves.
+        log.info("tasks forgotten", action="forget", count=len(batch), addresses=addresses)
+        counts[Outcome.FORGOTTEN.value] += len(batch)
         for change in batch:
-            report(TaskResult(change=change, outcome=Outcome.FORGOTTEN))
+            observer.on_result(TaskResult(change=change, outcome=Outcome.FORGOTTEN))
     forgotten = counts[Outcome.FORGOTTEN.value]
 
     meter = ProgressMeter(len(stops), halt)
