@@ -28,8 +28,8 @@ import re
 import select
 import stat
 import sys
+from typing import Protocol
 
-from reconciler.clock import Halt
 from reconciler.errors import InputError, Interrupted
 
 #: The largest JSON input read (a state of 100,000 records is about 40 MB).
@@ -42,11 +42,25 @@ _POLL_MS = 100
 _FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
 
-class InputTooLarge(InputError):
+class Halt(Protocol):
+    """What a read looks at between waits (``reconciler.clock.Halt``)."""
+
+    def is_set(self) -> bool: ...
+
+
+class Unreadable(InputError):
+    """An input that cannot be read; ``reason`` says why without naming the file."""
+
+    def __init__(self, path: str, what: str, reason: str) -> None:
+        super().__init__(f"{path}: cannot read the {what}: {reason}")
+        self.reason = reason
+
+
+class InputTooLarge(Unreadable):
     """An input past its size limit; ``size`` is how much was seen (at least)."""
 
-    def __init__(self, message: str, *, size: int, limit: int) -> None:
-        super().__init__(message)
+    def __init__(self, path: str, what: str, *, size: int, limit: int) -> None:
+        super().__init__(path, what, f"it is larger than the limit of {limit:,} bytes")
         self.size = size
         self.limit = limit
 
@@ -69,18 +83,19 @@ def read_bytes(
         return _read_fd(sys.stdin.fileno(), path, limit=limit, what=what, halt=halt)
     try:
         fd = os.open(path, _FLAGS)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such {what}") from None
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
-        raise InputError(f"{path}: cannot read the {what}: {_reason(exc)}") from None
+        raise Unreadable(path, what, _reason(exc)) from None
     try:
-        mode = os.fstat(fd).st_mode
+        info = os.fstat(fd)
+        mode = info.st_mode
+        if stat.S_ISREG(mode) and info.st_size > limit:  # refused unread
+            raise InputTooLarge(path, what, size=info.st_size, limit=limit)
         if stat.S_ISREG(mode) or stat.S_ISFIFO(mode):
             # poll decides when to read; O_NONBLOCK only kept open() from waiting
             os.set_blocking(fd, True)
         if not _readable_kind(mode, fd, regular_only=regular_only):
             kinds = "a regular file" if regular_only else "a regular file or a pipe"
-            raise InputError(f"{path}: cannot read the {what}: it is not {kinds}")
+            raise Unreadable(path, what, f"not {kinds}")
         return _read_fd(fd, path, limit=limit, what=what, halt=halt)
     finally:
         os.close(fd)
@@ -108,16 +123,12 @@ def _read_fd(fd: int, path: str, *, limit: int, what: str, halt: Halt | None) ->
         except BlockingIOError:  # a descriptor left non-blocking by whoever opened it
             continue
         except OSError as exc:
-            raise InputError(f"{path}: cannot read the {what}: {_reason(exc)}") from None
+            raise Unreadable(path, what, _reason(exc)) from None
         if not chunk:
             return bytes(data)
         data += chunk
         if len(data) > limit:
-            raise InputTooLarge(
-                f"{path}: the {what} is larger than the limit of {limit:,} bytes",
-                size=len(data),
-                limit=limit,
-            )
+            raise InputTooLarge(path, what, size=len(data), limit=limit)
 
 
 def load_json(data: bytes, path: str, *, what: str, max_depth: int = MAX_JSON_DEPTH) -> object:
@@ -156,8 +167,8 @@ def json_depth(data: bytes) -> int:
 
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror.lower()
-    return _one_line(str(exc))
+        return exc.strerror.lower().rstrip(".")
+    return _one_line(str(exc)).lower().rstrip(".")
 
 
 def _one_line(text: str) -> str:
