@@ -7,7 +7,11 @@ command line's own signal handling takes over, a signal is only noted here (the
 handler sets a value and does nothing else); the command line then stops at once,
 before doing anything, with the signal's exit code (130 / 143).
 
-Once its handlers are in place it also unblocks the two signals: a parent that
+It also gives any standard stream the parent closed a /dev/null: otherwise the next
+file opened takes descriptor 0, 1 or 2 (the signal wake-up pipe, the state file) and
+a read of ``-`` or a print would land there.
+
+Once its handlers are in place it unblocks the two signals: a parent that
 spawned it from a thread with them blocked (the mask is inherited across exec)
 would otherwise leave it deaf to Ctrl-C and SIGTERM.
 
@@ -17,6 +21,7 @@ module runs (a few tens of milliseconds): a Ctrl-C then is Python's.
 
 from __future__ import annotations
 
+import os
 import signal
 from types import FrameType
 
@@ -35,7 +40,19 @@ class _EarlySignal:
         return self.received
 
 
+def _fill_closed_standard_streams() -> None:
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            opened = os.open(os.devnull, os.O_RDWR)  # the lowest free descriptor: fd
+            if opened != fd:
+                os.dup2(opened, fd)
+                os.close(opened)
+
+
 def main() -> int:
+    _fill_closed_standard_streams()
     early = _EarlySignal()
     taken = (signal.SIGINT, signal.SIGTERM)
     for signum in taken:

@@ -152,6 +152,8 @@ def _plan_from_json(doc: object) -> Plan:
             f"unsupported plan format_version {version!r} (this tool reads {FORMAT_VERSION})"
         )
     state = doc["state"]
+    if not isinstance(state, dict) or not isinstance(doc["changes"], list):
+        raise PlanFileError("not a plan document: state must be an object, changes a list")
     lineage = state["lineage"]
     serial = state["serial"]
     if lineage is not None and not isinstance(lineage, str):

@@ -27,7 +27,6 @@ import os
 import re
 import select
 import stat
-import sys
 from typing import Protocol
 
 from reconciler.errors import InputError, Interrupted
@@ -37,6 +36,7 @@ MAX_JSON_BYTES = 256 * 1024 * 1024
 #: How deeply a JSON document may nest; ours nest four levels.
 MAX_JSON_DEPTH = 64
 
+_STDIN = 0
 _CHUNK = 1024 * 1024
 _POLL_MS = 100
 _FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
@@ -80,7 +80,11 @@ def read_bytes(
     while waiting for data.
     """
     if path == "-":
-        return _read_fd(sys.stdin.fileno(), path, limit=limit, what=what, halt=halt)
+        try:
+            os.fstat(_STDIN)
+        except OSError:  # started with standard input closed
+            raise Unreadable(path, what, "standard input is closed") from None
+        return _read_fd(_STDIN, path, limit=limit, what=what, halt=halt)
     try:
         fd = os.open(path, _FLAGS)
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the path

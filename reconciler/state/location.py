@@ -230,7 +230,9 @@ def _query(query: str, params: dict[str, str], display: str) -> list[str]:
             continue
         raw_key, equals, raw_value = part.partition("=")
         key = _decode(raw_key, "a parameter name", display)
-        if not equals or not key:
+        if not key:
+            raise LocationError(f"state location {display} has a parameter without a name")
+        if not equals:
             raise LocationError(f"state location {display}: parameter {key!r} has no value")
         what = "the password" if key == "password" else f"parameter {key!r}"
         value = _decode(raw_value, what, display)
