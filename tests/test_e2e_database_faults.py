@@ -215,3 +215,29 @@ def test_a_damaged_state_file_is_one_clear_error(tmp_path: Path, env: dict[str, 
         result = reconciler(*args, env=env, cwd=tmp_path)
         assert result.returncode == 1 and no_traceback(result), result.stderr
         assert "meta row is missing" in error_lines(result)[0]
+
+
+def test_a_postgres_paused_before_apply_connects_cannot_hold_it_past_sigterm(
+    tmp_path: Path,
+    emulator: EmulatorProcess,
+    postgres_url: str,
+    postgres_state_location: Callable[..., str],
+) -> None:
+    manifest(tmp_path / "manifests" / "m.yaml", ["a"])
+    emulator.add_tasks(seed(["a"]))
+    env = cli_env(tmp_path, emulator, RECONCILER_STATE=postgres_state_location())
+    with paused(server_processes(postgres_url)):
+        proc = start("apply", "--auto-approve", env=env, cwd=tmp_path)
+        try:
+            time.sleep(2)  # connecting: the server accepted the socket, it answers nothing
+            assert proc.poll() is None
+            signalled = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=5)
+            took = time.monotonic() - signalled
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 143 and took < 5, err
+    assert "Traceback" not in err and "stopped answering" in err
+    assert stop_calls(emulator) == 0

@@ -11,6 +11,11 @@ past its ``timeout`` or past ``grace`` seconds after the halt was set, runs its
 libpq's wait with an error at once. The call then fails in its own thread and the
 store reports why (``reason``).
 
+A call that cannot be cancelled at all — connecting, where libpq owns the socket
+until it is done — runs through ``abandonable`` instead: on a helper thread, waited
+for here; once ``grace`` seconds have passed after a halt it is abandoned (its
+result, should one still come, is discarded) and the guard trips.
+
 A call cut short by a halt trips the guard: every later call fails at once
 (``GuardTripped``), so a graceful stop does not queue up behind a server that has
 shown it does not answer.
@@ -24,8 +29,11 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from reconciler.clock import Halt
+
+T = TypeVar("T")
 
 
 class GuardTripped(Exception):
@@ -75,6 +83,44 @@ class CallGuard:
         finally:
             with self._lock:
                 del self._calls[id(entry)]
+
+    def abandonable(self, work: Callable[[], T], *, discard: Callable[[T], None]) -> T:
+        """``work()``, run on a helper thread so that a halt can stop waiting for it
+        (see the module docstring); raises what it raises, or ``GuardTripped``."""
+        if self.tripped:
+            raise GuardTripped
+        done = threading.Event()
+        box: dict[str, Any] = {}
+        lock = threading.Lock()
+
+        def run() -> None:
+            try:
+                value = work()
+            except BaseException as exc:  # handed to the waiting thread
+                box["error"] = exc
+            else:
+                with lock:
+                    if box.get("abandoned"):
+                        discard(value)
+                        return
+                    box["value"] = value
+            done.set()
+
+        threading.Thread(target=run, name=f"reconciler-{self._name}-connect", daemon=True).start()
+        halted_at = None
+        while not self._clock.wait(done, self._tick):
+            if not self._halt.is_set():
+                continue
+            now = self._clock.monotonic()
+            halted_at = now if halted_at is None else halted_at
+            if now - halted_at >= self.grace:
+                with lock:
+                    if not done.is_set():
+                        box["abandoned"] = self.tripped = True
+                        raise GuardTripped
+        if "error" in box:
+            raise box["error"]
+        return box["value"]  # type: ignore[no-any-return]
 
     def close(self) -> None:
         """Stop the watchdog (it is started again by the next call)."""

@@ -318,10 +318,12 @@ class PostgresStore(StoreBase[Connection]):
     # -- internals ------------------------------------------------------------
 
     def _connect(self, *, autocommit: bool, application_name: str | None = None) -> Connection:
-        if self._guard.tripped:
-            raise GuardTripped  # the server stopped answering: no new session either
-        try:
+        def attempt() -> Connection:
             return connect(self._location, autocommit=autocommit, application_name=application_name)
+
+        try:
+            # Connecting cannot be cancelled; a halt stops waiting for it instead.
+            return self._guard.abandonable(attempt, discard=_close_quietly)
         except psycopg.Error as exc:
             raise StoreUnavailable(
                 f"cannot connect to state {self.display}: {_reason(exc)}"
@@ -445,6 +447,11 @@ class PostgresStore(StoreBase[Connection]):
         if isinstance(exc, psycopg.OperationalError):
             return StoreUnavailable(f"state {self.display}: {_reason(exc)}")
         return StateError(f"state {self.display}: {_reason(exc)}")
+
+
+def _close_quietly(conn: Connection) -> None:
+    with contextlib.suppress(psycopg.Error):
+        conn.close()
 
 
 def _reason(exc: BaseException) -> str:
