@@ -15,6 +15,7 @@ from tests.support import (
     EmulatorProcess,
     cli_env,
     error_lines,
+    hold_lock,
     manifest,
     names,
     no_traceback,
@@ -92,3 +93,36 @@ def test_options_past_what_the_clock_can_take_are_refused(tmp_path: Path) -> Non
         result = reconciler(*args, env=env, cwd=tmp_path, timeout=20)
         assert result.returncode == 1 and no_traceback(result), result.stderr
         assert words in result.stderr, result.stderr
+
+
+def test_a_signal_ends_a_wait_for_the_lock_as_an_interruption(
+    tmp_path: Path, emulator: EmulatorProcess
+) -> None:
+    manifest(tmp_path / "manifests" / "m.yaml", ["a"])
+    env = cli_env(tmp_path, emulator)
+    holder = hold_lock(env["RECONCILER_STATE"], tmp_path)
+    try:
+        proc = start("apply", "--auto-approve", "--lock-timeout", "60s", env=env, cwd=tmp_path)
+        time.sleep(2)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert proc.returncode == 143, err
+    assert "interrupted while waiting" in err and "locked" in err and "Traceback" not in err
+
+
+def test_an_interrupted_refresh_is_not_a_plan(tmp_path: Path, emulator: EmulatorProcess) -> None:
+    tasks = names("slow", 40)
+    manifest(tmp_path / "manifests" / "m.yaml", tasks)
+    emulator.add_tasks(seed(tasks))
+    emulator.configure(latency=0.5)
+    env = cli_env(tmp_path, emulator)
+    proc = start("plan", "--refresh", "--out", "plan.json", env=env, cwd=tmp_path)
+    time.sleep(2.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert not (tmp_path / "plan.json").exists() and "Plan:" not in out
