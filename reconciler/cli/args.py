@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from reconciler.backoff import RetryPolicy
 from reconciler.engine import EngineSettings
 from reconciler.errors import UsageError
+from reconciler.logs import LEVELS
 from reconciler.operations import ApplyArgs, PlanArgs
 from reconciler.ratelimit import RateSettings
 from reconciler.runloop import LoopSettings
@@ -35,9 +36,12 @@ class Presentation:
     """How results and logs are shown."""
 
     json: bool = False
+    markdown: bool = False
     detailed_exitcode: bool = False
     log_format: str = "auto"
-    log_level: str = "info"
+    log_level: str | None = None  # None: warning on a terminal, info otherwise
+    no_color: bool = False  # --no-color or NO_COLOR
+    dumb: bool = False  # TERM=dumb: no colour, no cursor movement
 
 
 @dataclass(frozen=True)
@@ -71,8 +75,18 @@ class StatePushArgs:
 
 
 @dataclass(frozen=True)
+class ShowArgs:
+    plan_file: str
+
+
+@dataclass(frozen=True)
+class CompletionArgs:
+    shell: str
+
+
+@dataclass(frozen=True)
 class NoArgs:
-    """A command that takes no arguments of its own (``schema``)."""
+    """A command that takes no arguments of its own (``schema``, ``version``)."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +94,7 @@ class RunArgs:
     apply: ApplyArgs
     loop: LoopSettings
     metrics_file: str | None = None
+    metrics_addr: str | None = None  # HOST:PORT to serve /metrics and /healthz on
 
 
 @dataclass(frozen=True)
@@ -99,6 +114,8 @@ CommandArgs = (
     | StateRmArgs
     | StatePushArgs
     | RunArgs
+    | ShowArgs
+    | CompletionArgs
     | EmulatorArgs
     | NoArgs
 )
@@ -113,7 +130,9 @@ class Invocation:
 
 
 #: Commands whose results can be shown as JSON (``--json``).
-_JSON_COMMANDS = frozenset({"validate", "plan", "apply"})
+_JSON_COMMANDS = frozenset({"validate", "plan", "show", "apply", "version", "state list"})
+#: Commands whose results can be shown as a pull-request comment (``--markdown``).
+_MARKDOWN_COMMANDS = frozenset({"plan", "show"})
 #: Commands that talk to the TRTC API (``--request-timeout`` and the engine options).
 _CLOUD_COMMANDS = frozenset({"plan", "apply", "run"})
 
@@ -123,8 +142,6 @@ def from_namespace(ns: argparse.Namespace, environ: Mapping[str, str]) -> Invoca
     command = ns.command if ns.command != "state" else f"state {ns.state_command}"
     if command == "emulator":
         return Invocation(command, EmulatorArgs(ns, tuple(ns.seed_manifests)))
-    if command == "schema":
-        return Invocation(command, NoArgs())
     connection = Connection(
         state=ns.state,
         endpoint=ns.endpoint or environ.get("RECONCILER_ENDPOINT"),
@@ -133,11 +150,24 @@ def from_namespace(ns: argparse.Namespace, environ: Mapping[str, str]) -> Invoca
     )
     presentation = Presentation(
         json=command in _JSON_COMMANDS and ns.json,
+        markdown=command in _MARKDOWN_COMMANDS and ns.markdown,
         detailed_exitcode=command == "plan" and ns.detailed_exitcode,
         log_format=ns.log_format,
-        log_level=ns.log_level,
+        log_level=ns.log_level or _env_log_level(environ),
+        # no-color.org: set and not empty
+        no_color=ns.no_color or bool(environ.get("NO_COLOR")),
+        dumb=environ.get("TERM") == "dumb",
     )
     return Invocation(command, _command_args(command, ns), connection, presentation)
+
+
+def _env_log_level(environ: Mapping[str, str]) -> str | None:
+    value = environ.get("RECONCILER_LOG_LEVEL", "").strip().lower()
+    if not value:
+        return None
+    if value not in LEVELS:
+        raise UsageError(f"RECONCILER_LOG_LEVEL={value!r}: expected one of {', '.join(LEVELS)}")
+    return value
 
 
 def _command_args(command: str, ns: argparse.Namespace) -> CommandArgs:
@@ -164,7 +194,12 @@ def _command_args(command: str, ns: argparse.Namespace) -> CommandArgs:
             ),
             LoopSettings(interval=ns.interval, jitter=ns.jitter, max_cycles=ns.max_cycles),
             ns.metrics_file,
+            ns.metrics_addr,
         )
+    if command == "show":
+        return ShowArgs(ns.plan_file)
+    if command == "completion":
+        return CompletionArgs(ns.shell)
     if command in ("state list", "state pull"):
         return StateReadArgs(pull=command == "state pull")
     if command == "state show":

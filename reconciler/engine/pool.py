@@ -36,6 +36,12 @@ log = structlog.get_logger("reconciler.engine")
 T = TypeVar("T")
 
 
+class LimiterFactory(Protocol):
+    """Makes the rate limiter of one pool run (``RateLimiter`` itself by default)."""
+
+    def __call__(self, settings: RateSettings, *, clock: Callable[[], float]) -> RateLimiter: ...
+
+
 class TaskApi(Protocol):
     """What a worker needs from TRTC (``reconciler.trtc.TrtcApi`` in production).
 
@@ -56,6 +62,7 @@ class EngineSettings:
     progress_interval: float = 0.25
     poll_interval: float = 0.05  # how often the drive loop looks at a halt with no results
     breaker_threshold: int = 20  # connection-level failures in a row that stop the run
+    limiter_factory: LimiterFactory = RateLimiter  # run --metrics-addr reads the ones it makes
 
     def __post_init__(self) -> None:
         if self.parallelism < 1:
@@ -277,7 +284,7 @@ def run_pool(
             call,
             api_factory=api_factory,
             settings=settings,
-            limiter=RateLimiter(settings.rate, clock=halt.clock.monotonic),
+            limiter=settings.limiter_factory(settings.rate, clock=halt.clock.monotonic),
             halt=run_halt,
             rand=rand,
         )
