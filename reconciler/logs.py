@@ -18,8 +18,10 @@ at any level, by three rules, in this order:
    is replaced whole by ``***``.
 3. Text that comes from outside — an SDK or server error message, an exception's
    text, another library's log record — is the one place a credential could still
-   hide, so the secret key and session token are registered (``add_secrets``) and
-   replaced wherever they occur. Only values of at least ``MIN_SECRET_LENGTH``
+   hide. There a password is masked by its place, not its value: the password of
+   any URL (``scheme://user:***@host``) and any ``password=***`` parameter. And
+   the secret key and session token are registered (``add_secrets``) and replaced
+   wherever they occur. Only values of at least ``MIN_SECRET_LENGTH``
    characters are registered: a credential that long is random, so what matches is
    the credential itself and never part of an ordinary word. Replacing a short
    value — a database password ``xp`` — inside a message would garble it
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import sys
 import threading
 from collections.abc import Iterable, MutableMapping
@@ -65,8 +68,18 @@ def add_secrets(values: Iterable[str | None]) -> None:
         _secrets = tuple(sorted(found, key=len, reverse=True))
 
 
+#: A URL's password (up to the last ``@`` of the word, which may hold more ``@``) and a
+#: ``password=`` parameter, wherever they stand in a text.
+_URL_PASSWORD = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^\s:/@]*:)\S*@")
+_PASSWORD_PARAMETER = re.compile(r"(?i)(\bpassword=)[^\s&]+")
+
+
 def redact_text(text: str) -> str:
-    """``text`` with every registered credential replaced by ``***``."""
+    """``text`` with every password in a URL or ``password=`` parameter, and every
+    registered credential, replaced by ``***``."""
+    if "://" in text or "=" in text:
+        text = _URL_PASSWORD.sub(rf"\1{REDACTED}@", text)
+        text = _PASSWORD_PARAMETER.sub(rf"\1{REDACTED}", text)
     for secret in _secrets:
         if secret in text:
             text = text.replace(secret, REDACTED)
@@ -75,7 +88,7 @@ def redact_text(text: str) -> str:
 
 def _redact(value: Any) -> Any:
     if isinstance(value, str):
-        return redact_text(value) if _secrets else value
+        return redact_text(value)
     if isinstance(value, dict):
         return {k: REDACTED if _is_secret_key(k) else _redact(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -51,8 +51,8 @@ class Halt(Protocol):
 class Unreadable(InputError):
     """An input that cannot be read; ``reason`` says why without naming the file."""
 
-    def __init__(self, path: str, what: str, reason: str) -> None:
-        super().__init__(f"{path}: cannot read the {what}: {reason}")
+    def __init__(self, path: str, what: str, reason: str, *, message: str | None = None) -> None:
+        super().__init__(message or f"{path}: cannot read the {what}: {reason}")
         self.reason = reason
 
 
@@ -87,6 +87,8 @@ def read_bytes(
         return _read_fd(_STDIN, path, limit=limit, what=what, halt=halt)
     try:
         fd = os.open(path, _FLAGS)
+    except FileNotFoundError as exc:
+        raise Unreadable(path, what, _reason(exc), message=f"{path}: no such {what}") from None
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
         raise Unreadable(path, what, _reason(exc)) from None
     try:
@@ -153,8 +155,13 @@ def load_json(data: bytes, path: str, *, what: str, max_depth: int = MAX_JSON_DE
 
 
 def read_json(path: str, *, what: str, halt: Halt | None = None) -> object:
-    """``read_bytes`` then ``load_json``, with the JSON limits."""
-    return load_json(read_bytes(path, limit=MAX_JSON_BYTES, what=what, halt=halt), path, what=what)
+    """``read_bytes`` then ``load_json``, with the JSON limits; every failure to read
+    is a plain ``InputError`` (or ``Interrupted``)."""
+    try:
+        data = read_bytes(path, limit=MAX_JSON_BYTES, what=what, halt=halt)
+    except Unreadable as exc:
+        raise InputError(str(exc)) from None
+    return load_json(data, path, what=what)
 
 
 #: A JSON string (its brackets do not nest anything), unrolled so ``re`` runs it fast.

@@ -15,16 +15,14 @@ from reconciler.state.interface import (
     current_holder,
 )
 from reconciler.state.location import (
-    DEFAULT_LOCATION,
-    STATE_ENV,
     Location,
     LocationError,
     PostgresLocation,
     SqliteLocation,
-    open_store,
     parse_location,
     redact_location,
 )
+from reconciler.state.opening import DEFAULT_LOCATION, STATE_ENV, open_store
 
 __all__ = [
     "DEFAULT_LOCATION",

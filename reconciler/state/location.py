@@ -1,5 +1,5 @@
-"""State locations: the one parser that turns ``--state`` into a store, and the
-one place that knows how to show a location without its password.
+"""State locations: the one parser of ``--state``, and the one place that knows
+how to show a location without its password.
 
 A location is exactly one of:
 
@@ -34,21 +34,13 @@ scheme.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import unquote_to_bytes
 
-from reconciler.clock import SYSTEM_CLOCK, Halt
 from reconciler.errors import StoreUnavailable
-from reconciler.state.interface import StateStore
 
-#: Where state lives when neither ``--state`` nor ``RECONCILER_STATE`` says.
-DEFAULT_LOCATION = ".reconciler/state.db"
-#: The environment variable naming the state location.
-STATE_ENV = "RECONCILER_STATE"
 DEFAULT_STATE_NAME = "default"
 STATE_NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 REDACTED = "***"
@@ -241,37 +233,3 @@ def _query(query: str, params: dict[str, str], display: str) -> list[str]:
         else:
             params[key] = value
     return names
-
-
-def open_store(
-    location: str | None = None,
-    *,
-    environ: Mapping[str, str] | None = None,
-    cwd: Path | None = None,
-    halt: Halt | None = None,
-) -> StateStore:
-    """The store at ``location``, else ``$RECONCILER_STATE``, else ``.reconciler/state.db``.
-
-    Relative file paths are taken from ``cwd`` (default: the working directory).
-    ``halt`` (with its clock) times lock waits and lock holders, and cuts short a
-    database call that does not answer. Opening touches nothing: the stores connect
-    and create on first use. Raises StoreUnavailable for a location that cannot
-    name a store.
-    """
-    env = os.environ if environ is None else environ
-    chosen = location if location is not None else (env.get(STATE_ENV) or DEFAULT_LOCATION)
-    parsed = parse_location(chosen)
-    halt = halt or Halt(SYSTEM_CLOCK)
-    if isinstance(parsed, PostgresLocation):
-        try:
-            from reconciler.state.postgres import PostgresStore
-        except ImportError as exc:  # psycopg is the optional "postgres" extra
-            raise StoreUnavailable(
-                f"state {parsed.display} needs psycopg ({exc}): "
-                "pip install 'trtc-ingest-reconciler[postgres]'"
-            ) from None
-        return PostgresStore(parsed, halt=halt)
-    from reconciler.state.sqlite import SqliteStore
-
-    base = Path.cwd() if cwd is None else cwd
-    return SqliteStore(base / Path(parsed.path).expanduser(), display=parsed.path, halt=halt)
