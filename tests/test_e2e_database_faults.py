@@ -28,6 +28,8 @@ from tests.support import (
     a,
     cli_env,
     error_lines,
+    has_open,
+    interrupt_after,
     manifest,
     names,
     no_traceback,
@@ -140,10 +142,9 @@ def test_a_sqlite_file_locked_by_another_program_is_waited_for_interruptibly(
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         proc = start("apply", "--auto-approve", env=env, cwd=tmp_path)
-        time.sleep(3)  # past the check, waiting for the write lock
-        assert proc.poll() is None
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=5)
+        # a second after it opened the lock file it waits for SQLite's write lock
+        locking = lambda: has_open(proc.pid, Path(env["RECONCILER_STATE"] + ".lock"))  # noqa: E731
+        _, err, _ = interrupt_after(proc, 2, signal.SIGTERM, within=5, ready=locking)
     finally:
         holder.kill()
         holder.wait()
@@ -228,16 +229,8 @@ def test_a_postgres_paused_before_apply_connects_cannot_hold_it_past_sigterm(
     env = cli_env(tmp_path, emulator, RECONCILER_STATE=postgres_state_location())
     with paused(server_processes(postgres_url)):
         proc = start("apply", "--auto-approve", env=env, cwd=tmp_path)
-        try:
-            time.sleep(2)  # connecting: the server accepted the socket, it answers nothing
-            assert proc.poll() is None
-            signalled = time.monotonic()
-            proc.send_signal(signal.SIGTERM)
-            _, err = proc.communicate(timeout=5)
-            took = time.monotonic() - signalled
-        finally:
-            if proc.poll() is None:
-                proc.kill()
+        # after 2 s it is connecting: the server accepted the socket, it answers nothing
+        _, err, took = interrupt_after(proc, 2, signal.SIGTERM, within=5)
     assert proc.returncode == 143 and took < 5, err
     assert "Traceback" not in err and "stopped answering" in err
     assert stop_calls(emulator) == 0

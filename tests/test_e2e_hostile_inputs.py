@@ -23,6 +23,8 @@ from tests.support import (
     EmulatorProcess,
     a,
     error_lines,
+    has_open,
+    interrupt_after,
     manifest,
     no_traceback,
     pull,
@@ -122,14 +124,8 @@ def test_a_read_from_a_fifo_no_one_feeds_is_interrupted_by_a_signal(
     fifo = tmp_path / name
     os.mkfifo(fifo)
     proc = start(*args, str(fifo), env=env, cwd=tmp_path)
-    try:
-        time.sleep(1.0)  # well into the read
-        assert proc.poll() is None
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=5)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    reading = lambda: has_open(proc.pid, fifo)  # noqa: E731
+    _, err, _ = interrupt_after(proc, 0.5, signal.SIGINT, within=5, ready=reading)
     assert proc.returncode == 130, err
     assert "interrupted while reading" in err and "Traceback" not in err
 

@@ -15,7 +15,9 @@ from tests.support import (
     EmulatorProcess,
     cli_env,
     error_lines,
+    has_open,
     hold_lock,
+    interrupt_after,
     manifest,
     names,
     no_traceback,
@@ -103,9 +105,8 @@ def test_a_signal_ends_a_wait_for_the_lock_as_an_interruption(
     holder = hold_lock(env["RECONCILER_STATE"], tmp_path)
     try:
         proc = start("apply", "--auto-approve", "--lock-timeout", "60s", env=env, cwd=tmp_path)
-        time.sleep(2)
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=10)
+        waiting = lambda: has_open(proc.pid, Path(env["RECONCILER_STATE"] + ".lock"))  # noqa: E731
+        _, err, _ = interrupt_after(proc, 1, signal.SIGTERM, within=10, ready=waiting)
     finally:
         holder.kill()
         holder.wait()
@@ -120,9 +121,8 @@ def test_an_interrupted_refresh_is_not_a_plan(tmp_path: Path, emulator: Emulator
     emulator.configure(latency=0.5)
     env = cli_env(tmp_path, emulator)
     proc = start("plan", "--refresh", "--out", "plan.json", env=env, cwd=tmp_path)
-    time.sleep(2.5)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=15)
+    asking = lambda: emulator.stats()["calls"].get("DescribeStreamIngest", 0) > 0  # noqa: E731
+    out, err, _ = interrupt_after(proc, 0.5, signal.SIGINT, within=15, ready=asking)
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
     assert not (tmp_path / "plan.json").exists() and "Plan:" not in out
