@@ -41,7 +41,9 @@ from reconciler.domain import (
     DesiredTask,
     Problem,
     format_address,
+    task_id_problem,
 )
+from reconciler.reading import InputTooLarge, Unreadable, read_bytes
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 
@@ -372,34 +374,16 @@ class _ManifestLoader:
             self.report(0, 0, "YAML nesting is too deep")
 
     def read(self, path: str) -> bytes | None:
-        """The file's bytes, or None after reporting why it cannot be read."""
+        """The file's bytes, or None after reporting why it cannot be read (through the
+        one bounded reader every input shares)."""
         try:
-            info = os.stat(path)
-            if not stat.S_ISREG(info.st_mode):
-                self.report(0, 0, "not a regular file")
-                return None
-            if info.st_size > self.max_file_bytes:
-                self.report(
-                    0,
-                    0,
-                    _too_large(info.st_size, self.max_file_bytes),
-                    "split it into several manifest files",
-                )
-                return None
-            with open(path, "rb") as stream:
-                data = stream.read(self.max_file_bytes + 1)
-        except (OSError, ValueError) as exc:
-            self.report(0, 0, _os_message(exc))
-            return None
-        if len(data) > self.max_file_bytes:  # it grew since stat
-            self.report(
-                0,
-                0,
-                _too_large(len(data), self.max_file_bytes),
-                "split it into several manifest files",
-            )
-            return None
-        return data
+            return read_bytes(path, limit=self.max_file_bytes, what="manifest", regular_only=True)
+        except InputTooLarge as exc:
+            message = _too_large(exc.size, exc.limit)
+            self.report(0, 0, message, "split it into several manifest files")
+        except Unreadable as exc:
+            self.report(0, 0, exc.reason)
+        return None
 
     # -- documents -------------------------------------------------------------
 
@@ -659,19 +643,9 @@ class _ManifestLoader:
         if not (node.__class__ is ScalarNode and node.tag == _STR):
             self.not_a_string(node, "taskId")
             return
-        task_id: str = node.value
-        if not task_id:
-            self.report_at(node, "taskId must not be empty")
-        elif len(task_id) > TASK_ID_MAX_LENGTH:
-            self.report_at(
-                node,
-                f"taskId is {len(task_id)} characters long; at most"
-                f" {TASK_ID_MAX_LENGTH} are allowed",
-            )
-        else:
-            self.report_at(
-                node, f"taskId {_show(task_id)} contains whitespace or a control character"
-            )
+        problem = task_id_problem(node.value)  # the one TaskId rule, with its words
+        if problem is not None:
+            self.report_at(node, problem.message, problem.hint)
 
     def bad_task_entry(self, node: Node) -> None:
         if node.__class__ is ScalarNode:

@@ -16,6 +16,12 @@ tree, decided in exactly one place (``classify``):
     │                 JSONDecodeError / KeyError / ValueError (an HTML or broken
     │                 body), ResourceUnavailable*, ResourceInsufficient* — retry
     │                 with backoff. A repeated stop is safe: it answers TaskFinished.
+    ├── UNREACHABLE   a ClientNetworkError whose cause shows the request never
+    │                 reached the endpoint: connection refused, host or network
+    │                 unreachable, a DNS failure, a TLS handshake failure, a connect
+    │                 timeout — retried like RETRYABLE, and counted by the engine's
+    │                 circuit breaker, which stops the run once every call fails
+    │                 this way (``UNREACHABLE_CODE``).
     ├── FATAL         AuthFailure*, UnauthorizedOperation*, InvalidCredential —
     │                 the whole run stops sending requests at once.
     └── TASK_FAILED   InvalidParameter*, InvalidParameterValue*, MissingParameter,
@@ -35,9 +41,12 @@ real Tencent domain); and clients are not shared between threads.
 
 from __future__ import annotations
 
+import errno
 import functools
 import ipaddress
 import logging
+import socket
+import ssl
 import types
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -47,6 +56,7 @@ from reconciler.domain import CallError, ErrorClass, LiveStatus
 from reconciler.errors import CloudCallError, CloudSetupError
 
 SDK_LOGGER_NAME = "tencentcloud_sdk_common"
+_SDK_DEFAULT_HOST = "trtc.tencentcloudapi.com"
 
 
 @functools.cache
@@ -111,8 +121,55 @@ def classify(code: str) -> ErrorClass:
     return ErrorClass.TASK_FAILED
 
 
+#: The code of the error the engine's circuit breaker stops a run with.
+UNREACHABLE_CODE = "EndpointUnreachable"
+#: urllib3's wrappers of a failed connection, by name (their module moved between
+#: versions; the SDK pins none).
+_CONNECT_FAILURES = frozenset({"NewConnectionError", "ConnectTimeoutError", "NameResolutionError"})
+_UNREACHABLE_ERRNOS = frozenset({errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH})
+
+
+def never_arrived(exc: BaseException) -> BaseException | None:
+    """The cause, if ``exc`` (an SDK exception and what caused it) says the request
+    never reached the endpoint: refused, unreachable, DNS, TLS handshake, connect
+    timeout. None otherwise."""
+    seen: set[int] = set()
+    pending = [exc]
+    found = None
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if (
+            isinstance(current, (socket.gaierror, ssl.SSLError))
+            or (isinstance(current, OSError) and current.errno in _UNREACHABLE_ERRNOS)
+            or type(current).__name__ in _CONNECT_FAILURES
+        ):
+            found = current  # keep going: the deepest cause words it best
+        for cause in (current.__cause__, current.__context__, getattr(current, "reason", None)):
+            if isinstance(cause, BaseException):
+                pending.append(cause)
+    return found
+
+
+def _failure(exc: BaseException, endpoint: Endpoint) -> CloudCallError:
+    """Any exception from an SDK call, as the classified error the engine handles."""
+    error = _sdk_error(exc)
+    error_class = classify(error.code)
+    cause = never_arrived(exc) if error_class is ErrorClass.RETRYABLE else None
+    if cause is not None:
+        error_class = ErrorClass.UNREACHABLE
+        where = f"{endpoint.scheme}://{endpoint.host or _SDK_DEFAULT_HOST}"
+        error = CallError(error.code, _one_line(f"cannot connect to {where}: {cause}"))
+    return CloudCallError(error, error_class)
+
+
 def describe_fatal(error: CallError) -> str:
-    """A message that names the credential problem behind a fatal error."""
+    """A message that names what stopped a run: the endpoint could not be reached, or
+    (any other fatal error) the credential problem."""
+    if error.code == UNREACHABLE_CODE:
+        return f"the TRTC endpoint is unreachable: {error.message}"
     hints = {
         "AuthFailure.SecretIdNotFound": "the SecretId is unknown",
         "AuthFailure.SignatureFailure": "the signature was refused: "
@@ -260,12 +317,16 @@ class TrtcApi:
         self._settings.credential.renew_if_due()
         return self._client(region)
 
-    def _failed(self, error: CallError) -> CloudCallError:
-        error_class = classify(error.code)
-        if error_class is ErrorClass.FATAL and self._settings.origin:
+    def _failed(self, exc: BaseException) -> CloudCallError:
+        """``exc`` classified; a fatal error names where the credentials came from."""
+        failure = _failure(exc, self._settings.endpoint)
+        if failure.error_class is ErrorClass.FATAL and self._settings.origin:
             origin = self._settings.origin
-            error = replace(error, message=f"{error.message} (credentials: {origin})")
-        return CloudCallError(error, error_class)
+            error = replace(
+                failure.error, message=f"{failure.error.message} (credentials: {origin})"
+            )
+            return CloudCallError(error, ErrorClass.FATAL)
+        return failure
 
     def _client(self, region: str) -> Any:
         client = self._clients.get(region)
@@ -292,7 +353,7 @@ class TrtcApi:
         try:
             response = client.StopStreamIngest(request)
         except Exception as exc:  # every failure is classified, none escapes raw
-            raise self._failed(_sdk_error(exc)) from None
+            raise self._failed(exc) from None
         return str(response.RequestId or "")
 
     def describe(self, *, sdk_app_id: int, task_id: str, region: str) -> LiveStatus:
@@ -305,7 +366,7 @@ class TrtcApi:
             response = client.DescribeStreamIngest(request)
             return LiveStatus(response.Status)
         except Exception as exc:
-            error = _sdk_error(exc)
             if isinstance(exc, ValueError) and not isinstance(exc, _sdk().SDKException):
                 error = CallError("ValueError", f"unexpected Status in answer: {exc}")
-            raise self._failed(error) from None
+                raise CloudCallError(error, classify(error.code)) from None
+            raise self._failed(exc) from None

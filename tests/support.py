@@ -234,6 +234,14 @@ with store.lock(current_holder("test", "r1", clock=SYSTEM_CLOCK)):
 """
 
 
+def has_open(pid: int, path: Path) -> bool:
+    """Whether process ``pid`` holds ``path`` open (a FIFO it is reading, say)."""
+    try:
+        return any(os.readlink(fd) == str(path) for fd in Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return False
+
+
 def error_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
     return [line for line in result.stderr.splitlines() if line.startswith("Error:")]
 
@@ -265,3 +273,30 @@ _OUTCOME_LINE = re.compile(
 def reported(stdout: str) -> dict[str, tuple[str, str]]:
     """address → (outcome, detail) of each outcome line an apply printed."""
     return {match[1]: (match[2], match[3] or "") for match in _OUTCOME_LINE.finditer(stdout)}
+
+
+def interrupt_after(
+    proc: subprocess.Popen[str],
+    seconds: float,
+    signum: int,
+    *,
+    within: float,
+    ready: Callable[[], object] | None = None,
+) -> tuple[str, str, float]:
+    """Once ``ready()`` holds (if given; a loaded machine starts slowly), let ``proc``
+    run ``seconds`` more (it must still run), send it ``signum``, and wait at most
+    ``within`` seconds for it to end (killed if it does not). (stdout, stderr, how
+    long it took to end after the signal)."""
+    try:
+        if ready is not None:
+            wait_for(ready, what="the process to get there", timeout=60)
+        time.sleep(seconds)
+        assert proc.poll() is None, "it ended before the signal"
+        signalled = time.monotonic()
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=within)
+        return out, err, time.monotonic() - signalled
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()

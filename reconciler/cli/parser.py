@@ -47,15 +47,24 @@ class Parser(argparse.ArgumentParser):
         raise ParseError(message, self.format_usage())
 
 
+#: The longest duration any option takes: a year (and a day).
+MAX_DURATION = 366 * 24 * 3600.0
+#: The slowest --rate: one request every 100 seconds.
+MIN_RATE = 0.01
+
+
 def parse_duration(text: str) -> float:
-    """'90', '90s', '5m', '1h30m' → seconds."""
+    """'90', '90s', '5m', '1h30m' → seconds, at most ``MAX_DURATION``."""
     match = re.fullmatch(
         r"\s*(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?\s*", text
     )
     if not text.strip() or match is None or not any(match.groups()):
         raise argparse.ArgumentTypeError(f"invalid duration {text!r} (examples: 30s, 5m, 1h30m)")
     hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
-    return hours * 3600 + minutes * 60 + seconds
+    total = hours * 3600 + minutes * 60 + seconds
+    if not total <= MAX_DURATION:  # also refuses an overflow to infinity
+        raise argparse.ArgumentTypeError(f"duration {text!r} is too long (at most 366 days)")
+    return total
 
 
 def positive_duration(text: str) -> float:
@@ -82,6 +91,15 @@ def positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     if not value > 0 or value != value or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def rate_value(text: str) -> float:
+    value = positive_float(text)
+    if value < MIN_RATE:
+        raise argparse.ArgumentTypeError(
+            f"must be at least {MIN_RATE:g} (one request every {1 / MIN_RATE:g} s), got {text!r}"
+        )
     return value
 
 
@@ -153,7 +171,7 @@ def _engine_options() -> Parser:
     )
     group.add_argument(
         "--rate",
-        type=positive_float,
+        type=rate_value,
         default=20.0,
         metavar="R",
         help="at most R requests in any one-second window, retries included (default: 20)",

@@ -15,7 +15,7 @@ import select
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import TextIO
 
@@ -26,7 +26,6 @@ from reconciler.clock import Halt
 from reconciler.logs import add_secrets
 from reconciler.operations import Ports, Prompt, TrtcConnector
 from reconciler.state import StateStore, open_store
-from reconciler.state.urls import location_secrets
 from reconciler.trtc import parse_endpoint
 from reconciler.views import is_terminal
 from reconciler.views.console import TextSink
@@ -44,7 +43,9 @@ class Signals:
         self.received: signal.Signals | None = None
 
     @contextlib.contextmanager
-    def installed(self) -> Iterator[Signals]:
+    def installed(self, *, pending: Callable[[], int | None] = lambda: None) -> Iterator[Signals]:
+        """Take SIGINT / SIGTERM for the ``with`` block. ``pending`` names a signal that
+        arrived before (while starting up): it is delivered at once."""
         read_fd, write_fd = os.pipe()
         os.set_blocking(write_fd, False)
         previous_fd = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
@@ -53,6 +54,9 @@ class Signals:
             target=self._watch, args=(read_fd,), name="reconciler-signals", daemon=True
         )
         watcher.start()
+        early = pending()  # read after taking over: no signal falls between the two
+        if early is not None:
+            self._deliver(signal.Signals(early))
         try:
             yield self
         finally:
@@ -75,13 +79,15 @@ class Signals:
                 signum = signal.Signals(data[0])
             except ValueError:
                 continue
-            if signum not in EXIT_SIGNAL:
-                continue
-            if self.received is not None:  # a second signal: stop now
-                os._exit(EXIT_SIGNAL[signum])
-            self.received = signum
-            log.warning("signal received: finishing in-flight calls", signal=signum.name)
-            self.halt.set()
+            if signum in EXIT_SIGNAL:
+                self._deliver(signum)
+
+    def _deliver(self, signum: signal.Signals) -> None:
+        if self.received is not None:  # a second signal: stop now
+            os._exit(EXIT_SIGNAL[signum])
+        self.received = signum
+        log.warning("signal received: finishing in-flight calls", signal=signum.name)
+        self.halt.set()
 
     def exit_code(self) -> int:
         """The exit code of a run this signal interrupted (130 / 143)."""
@@ -119,14 +125,9 @@ class TerminalPrompt:
 def ports(connection: Connection, *, halt: Halt, prompt: Prompt | None = None) -> Ports:
     """The production ports for ``connection``: nothing is opened until an operation asks."""
     endpoint = parse_endpoint(connection.endpoint)
-    location = connection.state
-    if location is None:
-        location = connection.environ.get("RECONCILER_STATE")
-    if location and "://" in location:
-        add_secrets(location_secrets(location))
 
     def open_state() -> StateStore:
-        return open_store(location, environ=connection.environ, clock=halt.clock)
+        return open_store(connection.state, environ=connection.environ, halt=halt)
 
     cloud = TrtcConnector(
         endpoint=endpoint,

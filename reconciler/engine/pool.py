@@ -27,6 +27,7 @@ import structlog
 from reconciler.backoff import RetryPolicy
 from reconciler.clock import Halt
 from reconciler.domain import CallError, Change, ErrorClass, LiveStatus
+from reconciler.engine.breaker import Breaker
 from reconciler.errors import CloudCallError
 from reconciler.ratelimit import RateLimiter, RateSettings
 
@@ -60,6 +61,7 @@ class EngineSettings:
     drain_timeout: float = 3.0  # after a halt, how long in-flight calls may finish
     progress_interval: float = 0.25
     poll_interval: float = 0.05  # how often the drive loop looks at a halt with no results
+    breaker_threshold: int = 20  # connection-level failures in a row that stop the run
     limiter_factory: LimiterFactory = RateLimiter  # run --metrics-addr reads the ones it makes
 
     def __post_init__(self) -> None:
@@ -147,6 +149,7 @@ class Pool(Generic[T]):
         self._unhandled = threading.BoundedSemaphore(settings.parallelism)
         self.in_flight = 0
         self.fatal: CallError | None = None
+        self._breaker = Breaker(settings.breaker_threshold)
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
@@ -232,6 +235,7 @@ class Pool(Generic[T]):
                     return None
                 continue
             self._limiter.reward()
+            self._breaker.answered()
             return Done(change, value, None, None, attempt)
 
     def _after_error(self, exc: CloudCallError, attempt: int, *, started: float) -> float | None:
@@ -239,10 +243,16 @@ class Pool(Generic[T]):
         error_class = exc.error_class
         if error_class is ErrorClass.THROTTLED:
             self._limiter.penalize()
-        if error_class is ErrorClass.FATAL:
+        stop = exc.error if error_class is ErrorClass.FATAL else None
+        if error_class is ErrorClass.UNREACHABLE:
+            stop = self._breaker.unreachable(exc.error)
+        else:
+            self._breaker.answered()
+        if stop is not None:
             with self._lock:
-                self.fatal = self.fatal or exc.error
+                self.fatal = self.fatal or stop
             self._halt.set()
+            return None
         if not error_class.transient:
             return None
         retry = self._settings.retry
