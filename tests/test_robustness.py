@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.clock import Halt
+from reconciler.clock import SYSTEM_CLOCK, Halt
+from reconciler.credentials.renewing import Issued, RenewingCredential
 from reconciler.domain import (
     CallError,
     DesiredTask,
@@ -31,7 +32,7 @@ from reconciler.reading import InputTooLarge, read_bytes
 from reconciler.runloop import CycleResult, LoopSettings, run_loop
 from reconciler.state import StateStore, open_store
 from reconciler.state.guard import CallGuard, GuardTripped
-from reconciler.trtc import UNREACHABLE_CODE, ClientSettings, CredentialSource, TrtcApi
+from reconciler.trtc import UNREACHABLE_CODE, ClientSettings, TrtcApi
 from reconciler.trtc import Endpoint as TrtcEndpoint
 from tests.fakes import FakeClock
 from tests.state_support import make_record, snapshot
@@ -168,10 +169,9 @@ def test_an_interrupted_cycle_is_counted_as_interrupted(tmp_path: Path) -> None:
 
 
 def test_the_sdk_failing_to_connect_is_classified_as_unreachable(tmp_path: Path) -> None:
-    from tencentcloud.common import credential
-
+    issued = Issued("AKIDtest", "key")
     settings = ClientSettings(
-        credentials=CredentialSource(credential.Credential("id", "key"), "test"),
+        credential=RenewingCredential(lambda: issued, describe="test", clock=SYSTEM_CLOCK),
         endpoint=TrtcEndpoint("http", "127.0.0.1:9"),  # discard: nothing listens
         request_timeout=5,
     )
