@@ -18,7 +18,7 @@ from unittest import mock
 import pytest
 import yaml
 
-from reconciler import manifest
+from reconciler.manifest import safe_yaml
 from reconciler.domain import (
     REGIONS,
     SDK_APP_ID_MAX,
@@ -41,7 +41,7 @@ def composer(request: pytest.FixtureRequest) -> Iterator[str]:
             pytest.skip("PyYAML is built without libyaml")
         yield request.param
     else:
-        with mock.patch.object(manifest, "_WITH_LIBYAML", False):
+        with mock.patch.object(safe_yaml, "_WITH_LIBYAML", False):
             yield request.param
 
 
@@ -699,7 +699,7 @@ def test_the_node_budget_can_be_lowered(tmp_path: Path) -> None:
 
 def test_a_file_over_the_size_limit_is_refused_before_parsing(tmp_path: Path) -> None:
     path = write(tmp_path, "big.yaml", manifest_text("    - a\n") + "#" * 200 + "\n")
-    with mock.patch.object(manifest, "_compose_all") as compose:
+    with mock.patch.object(safe_yaml, "_composer") as compose:
         result = load_manifests([path], max_file_bytes=100)
     compose.assert_not_called()
     problem = only_problem(result)

@@ -1,0 +1,354 @@
+"""The manifest rules: what a document, its spec and each of its tasks must be.
+
+YAML nodes in, ``DesiredTask`` values out, and every problem reported to the file's
+``FileProblems``, never raised. Each rule is written once, as one function that
+returns the value it accepts or reports why not; the short form of a task and the
+full form go through the same functions. Nothing is converted: a scalar is judged
+by its resolved tag, so a plain ``12345`` where a TaskId belongs is refused with a
+hint to quote it. No I/O.
+
+A task key that ``spec`` may set for all its tasks (``sdkAppId``, ``region``) is
+read in ``_spec`` into ``_Defaults`` and in ``_task`` from the entry, falling back
+to the default; another such key is one more line in each.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final, Literal, TypeVar
+
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from reconciler.domain import (
+    API_VERSION,
+    KIND,
+    REGIONS,
+    SDK_APP_ID_MAX,
+    SDK_APP_ID_MIN,
+    TASK_ID_CHAR,
+    TASK_ID_MAX_LENGTH,
+    DesiredTask,
+)
+from reconciler.manifest.problems import FileProblems, fits_shown, show, suggest
+from reconciler.manifest.safe_yaml import INT, MAP, MERGE, NULL, SEQ, STR, TAG_NAMES, shown_tag
+
+_DOCUMENT_KEYS = ("apiVersion", "kind", "metadata", "spec")
+_METADATA_KEYS = ("name",)
+_SPEC_KEYS = ("region", "sdkAppId", "tasks")
+_TASK_KEYS = ("taskId", "sdkAppId", "region", "note")
+
+_REGIONS_SORTED = tuple(sorted(REGIONS))
+_task_id_ok = re.compile(f"{TASK_ID_CHAR}{{1,{TASK_ID_MAX_LENGTH}}}").fullmatch
+#: YAML 1.1 decimal integers; its octal (``017``), hex, binary and base-60 forms are
+#: refused for SdkAppIds rather than silently read in another base.
+_decimal = re.compile(r"[-+]?(?:0|[1-9][0-9_]*)").fullmatch
+
+_T = TypeVar("_T")
+#: A scalar rule: the value ``node`` holds as ``what``, or None after reporting why not.
+_Rule = Callable[[Node, str, FileProblems], _T | None]
+
+
+class _Absent(enum.Enum):
+    """A key the mapping does not have (unlike None: present, invalid, reported)."""
+
+    ABSENT = "absent"
+
+
+ABSENT: Final = _Absent.ABSENT
+
+
+class Declared:
+    """The tasks declared so far, in order, each address once."""
+
+    def __init__(self) -> None:
+        self.tasks: list[DesiredTask] = []
+        # (sdkAppId, taskId) identifies a task exactly as its address does, and
+        # costs less than formatting the address for every task.
+        self._first_at: dict[tuple[int, str], str] = {}
+
+    def add(self, task: DesiredTask, entry: Node, problems: FileProblems) -> None:
+        first = self._first_at.setdefault((task.sdk_app_id, task.task_id), task.source)
+        if first is task.source:
+            self.tasks.append(task)
+        else:
+            problems.at(
+                entry,
+                f"task {task.address} is declared twice; first at {first}",
+                "remove one of the two declarations",
+            )
+
+
+def check_document(root: Node, *, problems: FileProblems, declared: Declared) -> None:
+    """Check one manifest document; its tasks go to ``declared``."""
+    if root.__class__ is ScalarNode and root.tag == NULL:
+        return  # an empty document
+    if not _expect(root, MappingNode, MAP, "a manifest document", "a mapping", problems):
+        return
+    nodes = _fields(root, _DOCUMENT_KEYS, problems)
+    ours = True
+    for key, wanted in (("apiVersion", API_VERSION), ("kind", KIND)):
+        node = nodes.get(key)
+        if node is None:
+            problems.at(root, f"missing required key {key!r}", f"add '{key}: {wanted}'")
+        elif not (node.__class__ is ScalarNode and node.tag == STR and node.value == wanted):
+            ours = False
+            if _expect(node, ScalarNode, STR, key, "a string", problems):
+                problems.at(node, f"{key} must be {wanted!r}, not {show(node.value)}")
+    metadata = nodes.get("metadata")
+    if metadata is not None and _expect(
+        metadata, MappingNode, MAP, "metadata", "a mapping", problems
+    ):
+        name = _fields(metadata, _METADATA_KEYS, problems).get("name")
+        if name is not None:
+            _expect(name, ScalarNode, STR, "metadata.name", "a string", problems)
+    spec = nodes.get("spec")
+    if spec is None:
+        problems.at(root, "missing required key 'spec'", "add 'spec:' with 'tasks:'")
+    elif ours:  # a document of another kind would only drown its real problem
+        _spec(spec, problems, declared)
+
+
+@dataclass(frozen=True, slots=True)
+class _Defaults:
+    """What ``spec`` gives each of its tasks: a value, None when spec's own value is
+    invalid (reported once, there, not per task), or ABSENT."""
+
+    sdk_app_id: int | Literal[_Absent.ABSENT] | None
+    region: str | Literal[_Absent.ABSENT] | None
+
+
+def _spec(spec: Node, problems: FileProblems, declared: Declared) -> None:
+    if not _expect(spec, MappingNode, MAP, "spec", "a mapping", problems):
+        return
+    nodes = _fields(spec, _SPEC_KEYS, problems)
+    defaults = _Defaults(
+        sdk_app_id=_default(nodes.get("sdkAppId"), "spec.sdkAppId", _sdk_app_id, problems),
+        region=_default(nodes.get("region"), "spec.region", _region, problems),
+    )
+    tasks = nodes.get("tasks")
+    if tasks is None:
+        problems.at(
+            spec, "missing required key 'tasks' in spec", "list the TaskIds to stop under 'tasks:'"
+        )
+    elif _expect(tasks, SequenceNode, SEQ, "spec.tasks", "a list", problems):
+        for entry in tasks.value:  # the hot loop: up to 100,000 entries
+            task = _task(entry, defaults, problems)
+            if task is not None:
+                declared.add(task, entry, problems)
+
+
+def _default(
+    node: Node | None,
+    what: str,
+    rule: _Rule[_T],
+    problems: FileProblems,
+) -> _T | Literal[_Absent.ABSENT] | None:
+    return ABSENT if node is None else rule(node, what, problems)
+
+
+def _task(entry: Node, defaults: _Defaults, problems: FileProblems) -> DesiredTask | None:
+    """The task one entry of ``spec.tasks`` declares, or None after reporting every
+    problem it has."""
+    if entry.__class__ is ScalarNode:  # the short form: a TaskId, the rest from spec
+        task_id = _task_id(entry, problems)
+        if task_id is None:
+            return None
+        nodes: dict[str, Node] = {}
+    elif entry.__class__ is MappingNode and entry.tag == MAP:
+        nodes = _fields(entry, _TASK_KEYS, problems)
+        node = nodes.get("taskId")
+        if node is None:
+            problems.at(entry, "task has no 'taskId'", "add 'taskId: \"...\"'")
+        task_id = None if node is None else _task_id(node, problems)
+    else:
+        if _allowed_tag(entry, problems):
+            problems.at(
+                entry,
+                f"a task must be a TaskId string or a mapping with 'taskId', not {_kind(entry)}",
+            )
+        return None
+    sdk_app_id = _inherit(entry, nodes, "sdkAppId", defaults.sdk_app_id, _sdk_app_id, problems)
+    region = _inherit(entry, nodes, "region", defaults.region, _region, problems)
+    note = None
+    node = nodes.get("note")
+    if node is not None and (note := _string(node, "note", problems)) is None:
+        return None
+    if task_id is None or sdk_app_id is None or region is None:
+        return None
+    source = f"{problems.file}:{entry.start_mark.line + 1}"
+    return DesiredTask(sdk_app_id, task_id, region, source, note)
+
+
+def _inherit(
+    entry: Node,
+    nodes: dict[str, Node],
+    key: str,
+    default: _T | Literal[_Absent.ABSENT] | None,
+    rule: _Rule[_T],
+    problems: FileProblems,
+) -> _T | None:
+    """A task's own ``key``, else spec's; None if neither is valid (reported)."""
+    node = nodes.get(key)
+    if node is not None:
+        return rule(node, key, problems)
+    if default is ABSENT:
+        problems.at(entry, f"task has no {key}", f"set spec.{key} or the task's own {key}")
+        return None
+    return default
+
+
+# -- scalar rules: the value a node holds, or None after reporting why not ---------
+
+
+def _task_id(node: Node, problems: FileProblems) -> str | None:
+    if node.__class__ is ScalarNode and node.tag == STR:
+        task_id: str = node.value
+        if _task_id_ok(task_id):
+            return task_id
+        if not task_id:
+            problems.at(node, "taskId must not be empty")
+        elif len(task_id) > TASK_ID_MAX_LENGTH:
+            problems.at(
+                node,
+                f"taskId is {len(task_id)} characters long; at most"
+                f" {TASK_ID_MAX_LENGTH} are allowed",
+            )
+        else:
+            problems.at(node, f"taskId {show(task_id)} contains whitespace or a control character")
+        return None
+    _string(node, "taskId", problems)
+    return None
+
+
+def _sdk_app_id(node: Node, what: str, problems: FileProblems) -> int | None:
+    """A plain decimal YAML integer in range; nothing else is converted."""
+    if node.__class__ is ScalarNode and node.tag == INT:
+        text: str = node.value
+        # Longer than any int64 (and than what int() converts quickly): out of range.
+        if len(text) <= 40 and _decimal(text):
+            value = int(text.replace("_", ""))
+            if SDK_APP_ID_MIN <= value <= SDK_APP_ID_MAX:
+                return value
+        if _decimal(text):
+            problems.at(
+                node,
+                f"{what} {show(text, quote=False)} is out of range"
+                f" ({SDK_APP_ID_MIN}..{SDK_APP_ID_MAX})",
+            )
+        else:
+            problems.at(
+                node,
+                f"{what} {show(text, quote=False)} is not a plain decimal integer",
+                "write it in decimal, without leading zeros",
+            )
+        return None
+    if _allowed_tag(node, problems):
+        hint = None
+        if node.__class__ is ScalarNode and node.tag == STR and node.value.strip().isdigit():
+            hint = f"write it without quotes: {node.value.strip()}"
+        problems.at(node, f"{what} must be an integer, not {_kind(node)}", hint)
+    return None
+
+
+def _region(node: Node, what: str, problems: FileProblems) -> str | None:
+    if node.__class__ is ScalarNode and node.tag == STR:
+        name: str = node.value
+        if name in REGIONS:
+            return name
+        problems.at(
+            node,
+            f"unknown region {show(name)}",
+            suggest(name, _REGIONS_SORTED, "accepted regions"),
+        )
+    elif _allowed_tag(node, problems):
+        problems.at(
+            node,
+            f"{what} must be a string, not {_kind(node)}",
+            f"accepted regions: {', '.join(_REGIONS_SORTED)}",
+        )
+    return None
+
+
+def _string(node: Node, what: str, problems: FileProblems) -> str | None:
+    """Any string; what YAML reads as something else gets a hint to quote it."""
+    if node.__class__ is ScalarNode and node.tag == STR:
+        text: str = node.value
+        return text
+    if not _allowed_tag(node, problems):
+        return None
+    if node.__class__ is ScalarNode and node.value != "":
+        text = node.value
+        quoted = json.dumps(text) if fits_shown(text) else "the value"
+        problems.at(
+            node,
+            f"{what} must be a string, but YAML reads {show(text, quote=False)} as {_kind(node)}",
+            f"quote it to keep it as text: {quoted}",
+        )
+    else:
+        problems.at(node, f"{what} must be a string, not {_kind(node)}")
+    return None
+
+
+# -- structure ------------------------------------------------------------------------
+
+
+def _fields(node: Node, allowed: tuple[str, ...], problems: FileProblems) -> dict[str, Node]:
+    """The values of a mapping's known keys; unknown or repeated keys are reported."""
+    found: dict[str, Node] = {}
+    for key, value in node.value:
+        if key.__class__ is ScalarNode and key.tag == STR and key.value in allowed:
+            name = key.value
+            if name in found:
+                problems.at(key, f"duplicate key {name!r}", "a key may appear once in a mapping")
+            else:
+                found[name] = value
+        else:
+            _unknown_key(key, allowed, problems)
+    return found
+
+
+def _unknown_key(key: Node, allowed: tuple[str, ...], problems: FileProblems) -> None:
+    if key.__class__ is ScalarNode and key.tag == MERGE:
+        problems.at(
+            key,
+            "YAML merge keys ('<<') are not supported",
+            "set spec.region and spec.sdkAppId as defaults instead",
+        )
+    elif not _allowed_tag(key, problems):
+        return
+    elif key.__class__ is not ScalarNode:
+        problems.at(key, f"a key must be a string, not {_kind(key)}")
+    else:
+        name = str(key.value)
+        problems.at(key, f"unknown key {show(name)}", suggest(name, allowed, "accepted keys"))
+
+
+def _expect(
+    node: Node, cls: type[Node], tag: str, what: str, expected: str, problems: FileProblems
+) -> bool:
+    """Whether ``node`` is of class ``cls`` with ``tag``; reports it if not."""
+    if node.__class__ is cls and node.tag == tag:
+        return True
+    if _allowed_tag(node, problems):
+        problems.at(node, f"{what} must be {expected}, not {_kind(node)}")
+    return False
+
+
+def _allowed_tag(node: Node, problems: FileProblems) -> bool:
+    """Whether ``node`` carries a plain-data tag; reports the tag if not."""
+    if node.tag in TAG_NAMES:
+        return True
+    problems.at(
+        node,
+        f"YAML tag {show(shown_tag(node.tag))} is not allowed: manifests are data",
+        "remove the tag",
+    )
+    return False
+
+
+def _kind(node: Node) -> str:
+    return TAG_NAMES.get(node.tag, "a tagged node")
