@@ -2,14 +2,16 @@
 
 YAML nodes in, ``DesiredTask`` values out, and every problem reported to the file's
 ``FileProblems``, never raised. Each rule is written once, as one function that
-returns the value it accepts or reports why not; the short form of a task and the
-full form go through the same functions. Nothing is converted: a scalar is judged
-by its resolved tag, so a plain ``12345`` where a TaskId belongs is refused with a
-hint to quote it. No I/O.
+returns the value it accepts or reports why not and returns INVALID; the short and
+the full form of a task go through the same functions, and there is no other path.
+Nothing is converted: a scalar is judged by its resolved tag, so a plain ``12345``
+where a TaskId belongs is refused with a hint to quote it. No I/O.
 
 A task key that ``spec`` may set for all its tasks (``sdkAppId``, ``region``) is
-read in ``_spec`` into ``_Defaults`` and in ``_task`` from the entry, falling back
-to the default; another such key is one more line in each.
+read once per document into ``_Defaults`` (ABSENT when spec lacks it), and in
+``_tasks`` from each entry, falling back to that default; adding such a key means a
+rule for its value, the key in both key lists, a field of ``_Defaults`` and three
+lines in ``_tasks``.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from reconciler.domain import (
     TASK_ID_CHAR,
     TASK_ID_MAX_LENGTH,
     DesiredTask,
+    format_address,
 )
 from reconciler.manifest.problems import FileProblems, fits_shown, show, suggest
 from reconciler.manifest.safe_yaml import INT, MAP, MERGE, NULL, SEQ, STR, TAG_NAMES, shown_tag
@@ -42,44 +45,33 @@ _SPEC_KEYS = ("region", "sdkAppId", "tasks")
 _TASK_KEYS = ("taskId", "sdkAppId", "region", "note")
 
 _REGIONS_SORTED = tuple(sorted(REGIONS))
+_NO_NODES: Final[dict[str, Node]] = {}  # the short form's keys; never written to
 _task_id_ok = re.compile(f"{TASK_ID_CHAR}{{1,{TASK_ID_MAX_LENGTH}}}").fullmatch
 #: YAML 1.1 decimal integers; its octal (``017``), hex, binary and base-60 forms are
 #: refused for SdkAppIds rather than silently read in another base.
 _decimal = re.compile(r"[-+]?(?:0|[1-9][0-9_]*)").fullmatch
 
+
+class _Not(enum.Enum):
+    ABSENT = "absent"  # the mapping has no such key
+    INVALID = "invalid"  # the value is wrong, and that is reported
+
+
+ABSENT: Final = _Not.ABSENT
+INVALID: Final = _Not.INVALID
 _T = TypeVar("_T")
-#: A scalar rule: the value ``node`` holds as ``what``, or None after reporting why not.
-_Rule = Callable[[Node, str, FileProblems], _T | None]
-
-
-class _Absent(enum.Enum):
-    """A key the mapping does not have (unlike None: present, invalid, reported)."""
-
-    ABSENT = "absent"
-
-
-ABSENT: Final = _Absent.ABSENT
+#: A scalar rule: the value ``node`` holds as ``what``, or INVALID after reporting why not.
+_Rule = Callable[[Node, str, FileProblems], "_T | Literal[_Not.INVALID]"]
 
 
 class Declared:
-    """The tasks declared so far, in order, each address once."""
+    """The tasks declared so far, in order, and where each address was first declared."""
 
     def __init__(self) -> None:
         self.tasks: list[DesiredTask] = []
         # (sdkAppId, taskId) identifies a task exactly as its address does, and
         # costs less than formatting the address for every task.
-        self._first_at: dict[tuple[int, str], str] = {}
-
-    def add(self, task: DesiredTask, entry: Node, problems: FileProblems) -> None:
-        first = self._first_at.setdefault((task.sdk_app_id, task.task_id), task.source)
-        if first is task.source:
-            self.tasks.append(task)
-        else:
-            problems.at(
-                entry,
-                f"task {task.address} is declared twice; first at {first}",
-                "remove one of the two declarations",
-            )
+        self.first_at: dict[tuple[int, str], str] = {}
 
 
 def check_document(root: Node, *, problems: FileProblems, declared: Declared) -> None:
@@ -114,11 +106,11 @@ def check_document(root: Node, *, problems: FileProblems, declared: Declared) ->
 
 @dataclass(frozen=True, slots=True)
 class _Defaults:
-    """What ``spec`` gives each of its tasks: a value, None when spec's own value is
-    invalid (reported once, there, not per task), or ABSENT."""
+    """What ``spec`` gives each of its tasks: a value, ABSENT, or INVALID (reported
+    once, in spec, not again for each task)."""
 
-    sdk_app_id: int | Literal[_Absent.ABSENT] | None
-    region: str | Literal[_Absent.ABSENT] | None
+    sdk_app_id: int | Literal[_Not.ABSENT, _Not.INVALID]
+    region: str | Literal[_Not.ABSENT, _Not.INVALID]
 
 
 def _spec(spec: Node, problems: FileProblems, declared: Declared) -> None:
@@ -135,10 +127,7 @@ def _spec(spec: Node, problems: FileProblems, declared: Declared) -> None:
             spec, "missing required key 'tasks' in spec", "list the TaskIds to stop under 'tasks:'"
         )
     elif _expect(tasks, SequenceNode, SEQ, "spec.tasks", "a list", problems):
-        for entry in tasks.value:  # the hot loop: up to 100,000 entries
-            task = _task(entry, defaults, problems)
-            if task is not None:
-                declared.add(task, entry, problems)
+        _tasks(tasks.value, defaults, problems, declared)
 
 
 def _default(
@@ -146,65 +135,73 @@ def _default(
     what: str,
     rule: _Rule[_T],
     problems: FileProblems,
-) -> _T | Literal[_Absent.ABSENT] | None:
+) -> _T | Literal[_Not.ABSENT, _Not.INVALID]:
     return ABSENT if node is None else rule(node, what, problems)
 
 
-def _task(entry: Node, defaults: _Defaults, problems: FileProblems) -> DesiredTask | None:
-    """The task one entry of ``spec.tasks`` declares, or None after reporting every
-    problem it has."""
-    if entry.__class__ is ScalarNode:  # the short form: a TaskId, the rest from spec
-        task_id = _task_id(entry, problems)
-        if task_id is None:
-            return None
-        nodes: dict[str, Node] = {}
-    elif entry.__class__ is MappingNode and entry.tag == MAP:
-        nodes = _fields(entry, _TASK_KEYS, problems)
-        node = nodes.get("taskId")
-        if node is None:
-            problems.at(entry, "task has no 'taskId'", "add 'taskId: \"...\"'")
-        task_id = None if node is None else _task_id(node, problems)
-    else:
-        if _allowed_tag(entry, problems):
+def _tasks(
+    entries: list[Node], defaults: _Defaults, problems: FileProblems, declared: Declared
+) -> None:
+    """Declare the task of each entry of ``spec.tasks``, reporting every problem of
+    each; the hot loop, with up to 100,000 entries, so written out in one function."""
+    first_at = declared.first_at
+    append = declared.tasks.append
+    for entry in entries:
+        if entry.__class__ is ScalarNode:  # the short form: a TaskId, the rest from spec
+            task_id = _task_id(entry, problems)
+            if task_id is INVALID:
+                continue
+            nodes = _NO_NODES
+        elif entry.__class__ is MappingNode and entry.tag == MAP:
+            nodes = _fields(entry, _TASK_KEYS, problems)
+            node = nodes.get("taskId")
+            if node is None:
+                problems.at(entry, "task has no 'taskId'", "add 'taskId: \"...\"'")
+            task_id = INVALID if node is None else _task_id(node, problems)
+        else:
+            if _allowed_tag(entry, problems):
+                problems.at(
+                    entry,
+                    "a task must be a TaskId string or a mapping with 'taskId',"
+                    f" not {_kind(entry)}",
+                )
+            continue
+        # A key spec may give: the task's own value, else spec's.
+        node = nodes.get("sdkAppId")
+        app = defaults.sdk_app_id if node is None else _sdk_app_id(node, "sdkAppId", problems)
+        if app is ABSENT:
+            app = _missing(entry, "sdkAppId", problems)
+        node = nodes.get("region")
+        region = defaults.region if node is None else _region(node, "region", problems)
+        if region is ABSENT:
+            region = _missing(entry, "region", problems)
+        node = nodes.get("note")
+        note = None if node is None else _string(node, "note", problems)
+        if task_id is INVALID or app is INVALID or region is INVALID or note is INVALID:
+            continue
+        source = f"{problems.file}:{entry.start_mark.line + 1}"
+        # The same address twice: the first declaration stands, the second is reported.
+        first = first_at.setdefault((app, task_id), source)
+        if first is not source:
             problems.at(
                 entry,
-                f"a task must be a TaskId string or a mapping with 'taskId', not {_kind(entry)}",
+                f"task {format_address(app, task_id)} is declared twice; first at {first}",
+                "remove one of the two declarations",
             )
-        return None
-    sdk_app_id = _inherit(entry, nodes, "sdkAppId", defaults.sdk_app_id, _sdk_app_id, problems)
-    region = _inherit(entry, nodes, "region", defaults.region, _region, problems)
-    note = None
-    node = nodes.get("note")
-    if node is not None and (note := _string(node, "note", problems)) is None:
-        return None
-    if task_id is None or sdk_app_id is None or region is None:
-        return None
-    source = f"{problems.file}:{entry.start_mark.line + 1}"
-    return DesiredTask(sdk_app_id, task_id, region, source, note)
+            continue
+        append(DesiredTask(app, task_id, region, source, note))
 
 
-def _inherit(
-    entry: Node,
-    nodes: dict[str, Node],
-    key: str,
-    default: _T | Literal[_Absent.ABSENT] | None,
-    rule: _Rule[_T],
-    problems: FileProblems,
-) -> _T | None:
-    """A task's own ``key``, else spec's; None if neither is valid (reported)."""
-    node = nodes.get(key)
-    if node is not None:
-        return rule(node, key, problems)
-    if default is ABSENT:
-        problems.at(entry, f"task has no {key}", f"set spec.{key} or the task's own {key}")
-        return None
-    return default
+def _missing(entry: Node, key: str, problems: FileProblems) -> Literal[_Not.INVALID]:
+    """Report that neither the task nor spec gives ``key``."""
+    problems.at(entry, f"task has no {key}", f"set spec.{key} or the task's own {key}")
+    return INVALID
 
 
-# -- scalar rules: the value a node holds, or None after reporting why not ---------
+# -- scalar rules: the value a node holds, or INVALID after reporting why not -----
 
 
-def _task_id(node: Node, problems: FileProblems) -> str | None:
+def _task_id(node: Node, problems: FileProblems) -> str | Literal[_Not.INVALID]:
     if node.__class__ is ScalarNode and node.tag == STR:
         task_id: str = node.value
         if _task_id_ok(task_id):
@@ -219,12 +216,12 @@ def _task_id(node: Node, problems: FileProblems) -> str | None:
             )
         else:
             problems.at(node, f"taskId {show(task_id)} contains whitespace or a control character")
-        return None
+        return INVALID
     _string(node, "taskId", problems)
-    return None
+    return INVALID
 
 
-def _sdk_app_id(node: Node, what: str, problems: FileProblems) -> int | None:
+def _sdk_app_id(node: Node, what: str, problems: FileProblems) -> int | Literal[_Not.INVALID]:
     """A plain decimal YAML integer in range; nothing else is converted."""
     if node.__class__ is ScalarNode and node.tag == INT:
         text: str = node.value
@@ -245,16 +242,16 @@ def _sdk_app_id(node: Node, what: str, problems: FileProblems) -> int | None:
                 f"{what} {show(text, quote=False)} is not a plain decimal integer",
                 "write it in decimal, without leading zeros",
             )
-        return None
+        return INVALID
     if _allowed_tag(node, problems):
         hint = None
         if node.__class__ is ScalarNode and node.tag == STR and node.value.strip().isdigit():
             hint = f"write it without quotes: {node.value.strip()}"
         problems.at(node, f"{what} must be an integer, not {_kind(node)}", hint)
-    return None
+    return INVALID
 
 
-def _region(node: Node, what: str, problems: FileProblems) -> str | None:
+def _region(node: Node, what: str, problems: FileProblems) -> str | Literal[_Not.INVALID]:
     if node.__class__ is ScalarNode and node.tag == STR:
         name: str = node.value
         if name in REGIONS:
@@ -270,16 +267,16 @@ def _region(node: Node, what: str, problems: FileProblems) -> str | None:
             f"{what} must be a string, not {_kind(node)}",
             f"accepted regions: {', '.join(_REGIONS_SORTED)}",
         )
-    return None
+    return INVALID
 
 
-def _string(node: Node, what: str, problems: FileProblems) -> str | None:
+def _string(node: Node, what: str, problems: FileProblems) -> str | Literal[_Not.INVALID]:
     """Any string; what YAML reads as something else gets a hint to quote it."""
     if node.__class__ is ScalarNode and node.tag == STR:
         text: str = node.value
         return text
     if not _allowed_tag(node, problems):
-        return None
+        return INVALID
     if node.__class__ is ScalarNode and node.value != "":
         text = node.value
         quoted = json.dumps(text) if fits_shown(text) else "the value"
@@ -290,7 +287,7 @@ def _string(node: Node, what: str, problems: FileProblems) -> str | None:
         )
     else:
         problems.at(node, f"{what} must be a string, not {_kind(node)}")
-    return None
+    return INVALID
 
 
 # -- structure ------------------------------------------------------------------------

@@ -88,7 +88,7 @@ class _CountsNodes:
         return sys.maxsize - operator.length_hint(self._steps)
 
 
-# The hooks' types differ from the resolver methods they replace: they are unused.
+# (misc: the hooks' types are not those of the resolver methods they stand in for.)
 class _PureComposer(_CountsNodes, yaml.SafeLoader):  # type: ignore[misc]
     """PyYAML's own parser and composer with SafeLoader's tags."""
 
@@ -103,27 +103,36 @@ class _Composer(_CountsNodes, yaml.CSafeLoader if _WITH_LIBYAML else yaml.SafeLo
 
     def __init__(self, stream: bytes) -> None:
         super().__init__(stream)
-        self._plain_tags: dict[str, str] = {}
         resolvers = self.yaml_implicit_resolvers
-        # The first characters for which a plain scalar may resolve to anything but
-        # a string (``yes``, ``12``, ``~``, ``<<``, ...); None: any may.
-        self._first_chars = None if None in resolvers else frozenset(resolvers)
+        if None not in resolvers:  # else any plain scalar may resolve to anything
+            # A closure in the instance: the composer calls it for every node.
+            self.resolve = _cheaper_resolve(self, frozenset(resolvers))
 
-    def resolve(self, kind: type[Node], value: str, implicit: tuple[bool, bool]) -> str:
-        if kind is MappingNode:  # no path resolvers (their hooks count nodes instead)
-            return MAP
-        if kind is SequenceNode:
-            return SEQ
-        if self._first_chars is None:
-            return _resolve(self, kind, value, implicit)
-        if not implicit[0] or (value and value[0] not in self._first_chars):
-            return STR  # quoted, the non-specific tag '!', or no resolver starts so
-        tag = self._plain_tags.get(value)
-        if tag is None:
-            tag = self._plain_tags[value] = _resolve(self, kind, value, implicit)
-        return tag
+    def dispose(self) -> None:
+        super().dispose()
+        self.__dict__.pop("resolve", None)  # the closure refers back to this composer
 
 
+def _cheaper_resolve(composer: _Composer, first_chars: frozenset[str]) -> _Resolve:
+    """``resolve`` for a composer, given the first characters with which a plain
+    scalar may resolve to anything but a string (``yes``, ``12``, ``~``, ``<<``...)."""
+    plain_tags: dict[str, str] = {}
+
+    def resolve(kind: type[Node], value: str, implicit: tuple[bool, bool]) -> str:
+        if kind is ScalarNode:
+            if not implicit[0] or (value and value[0] not in first_chars):
+                return STR  # quoted, the non-specific tag '!', or no resolver starts so
+            tag = plain_tags.get(value)
+            if tag is None:
+                tag = plain_tags[value] = _resolve(composer, kind, value, implicit)
+            return tag
+        # No path resolvers (their hooks count nodes): a collection's default tag.
+        return MAP if kind is MappingNode else SEQ
+
+    return resolve
+
+
+_Resolve = Callable[[type[Node], str, tuple[bool, bool]], str]
 # The stubs leave it untyped; this is its real signature.
 _resolve: Callable[[_Composer, type[Node], str, tuple[bool, bool]], str] = yaml.SafeLoader.resolve
 
