@@ -18,7 +18,6 @@ from unittest import mock
 import pytest
 import yaml
 
-from reconciler.manifest import safe_yaml
 from reconciler.domain import (
     REGIONS,
     SDK_APP_ID_MAX,
@@ -26,7 +25,7 @@ from reconciler.domain import (
     TASK_ID_PATTERN,
     DesiredTask,
 )
-from reconciler.manifest import LoadResult, Problem, load_manifests
+from reconciler.manifest import LoadResult, Problem, load_manifests, safe_yaml
 from reconciler.schema import manifest_schema
 
 REPO = Path(__file__).resolve().parent.parent

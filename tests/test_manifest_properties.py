@@ -16,9 +16,8 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from reconciler.manifest import safe_yaml
 from reconciler.domain import REGIONS, SDK_APP_ID_MAX, SDK_APP_ID_MIN, DesiredTask
-from reconciler.manifest import LoadResult, Problem, load_manifests
+from reconciler.manifest import LoadResult, Problem, load_manifests, safe_yaml
 
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 _counter = itertools.count()

@@ -13,9 +13,10 @@ it imports nothing of the package but ``reconciler.domain``.
 - ``loader``: ``load_manifests``, which runs the four.
 """
 
+from reconciler.domain import Problem
 from reconciler.manifest.discovery import MANIFEST_SUFFIXES
 from reconciler.manifest.loader import LoadResult, load_manifests
-from reconciler.manifest.problems import DEFAULT_MAX_PROBLEMS, Problem
+from reconciler.manifest.problems import DEFAULT_MAX_PROBLEMS
 from reconciler.manifest.safe_yaml import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_NODES
 
 __all__ = [

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.domain import DesiredTask
+from reconciler.domain import DesiredTask, Problem
 from reconciler.manifest.discovery import discover
-from reconciler.manifest.problems import DEFAULT_MAX_PROBLEMS, Problem, Problems, TooManyProblems
+from reconciler.manifest.problems import DEFAULT_MAX_PROBLEMS, Problems, TooManyProblems
 from reconciler.manifest.rules import Declared, check_document
 from reconciler.manifest.safe_yaml import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_NODES, read_documents
 

@@ -1,7 +1,8 @@
 """Problems: the collector that keeps what is wrong with the manifests.
 
-A ``Problem`` (a domain value) is one ``FILE:LINE:COL`` diagnostic. ``Problems`` collects them for
-one load, caps how many it keeps, and gives them back sorted by place. Whoever
+A ``Problem`` (a domain value) is one ``FILE:LINE:COL`` diagnostic; ``Problems``
+collects them for one load, caps how many it keeps, and gives them back sorted by
+place. Whoever
 reports does so through a ``FileProblems``, which names the file once, when it is
 made: the file a problem belongs to is always the one the reporter was made for.
 The text helpers here shape user-supplied text for one-line messages.
