@@ -11,6 +11,10 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from yaml.nodes import MappingNode, Node, SequenceNode
 
 from reconciler.manifest import load_manifests, safe_yaml
 from tests.manifest.helpers import (
@@ -206,6 +210,67 @@ def test_the_node_budget_can_be_lowered(tmp_path: Path) -> None:
     assert load_text(tmp_path, text, max_nodes=1000).ok
     problem = only_problem(load_text(tmp_path, text, max_nodes=50))
     assert "node budget of 50 YAML nodes" in problem.message
+
+
+def test_the_node_budget_counts_every_node_of_the_file(tmp_path: Path) -> None:
+    # 2 + 2 + 2 + 40 * 2 nodes of metadata, past a budget of 50 before any rule runs.
+    labels = ", ".join(f"k{n}: v" for n in range(40))
+    text = f"{HEADER}metadata: {{name: x, labels: {{{labels}}}}}\nspec: {{tasks: []}}\n"
+    problem = only_problem(load_text(tmp_path, text, max_nodes=50))
+    assert "node budget of 50 YAML nodes" in problem.message
+    assert len(load_text(tmp_path, text, max_nodes=200).problems) == 1  # unknown key 'labels'
+
+
+def _distinct_nodes(node: Node) -> int:
+    if isinstance(node, MappingNode):
+        return 1 + sum(_distinct_nodes(k) + _distinct_nodes(v) for k, v in node.value)
+    if isinstance(node, SequenceNode):
+        return 1 + sum(_distinct_nodes(child) for child in node.value)
+    return 1
+
+
+PLAIN_DATA = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=5)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=3), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(documents=st.lists(PLAIN_DATA, min_size=1, max_size=3), libyaml=st.booleans())
+def test_the_composers_count_every_node_they_compose(
+    documents: list[object], libyaml: bool
+) -> None:
+    text = yaml.safe_dump_all(documents, allow_unicode=True)
+    with mock.patch.object(safe_yaml, "_WITH_LIBYAML", libyaml and yaml.__with_libyaml__):
+        composer = safe_yaml._composer(text.encode("utf-8"))
+    try:
+        total = 0
+        while composer.check_node():
+            root = composer.get_node()
+            assert root is not None
+            total += _distinct_nodes(root)
+            assert composer.nodes_composed == total
+    finally:
+        composer.dispose()
+
+
+def test_no_composer_outlives_its_file(tmp_path: Path) -> None:
+    """Each composer is let go as its file ends, even when the problem cap stops
+    reading in the middle, so none waits for the garbage collector."""
+    write(tmp_path, "a.yaml", manifest_text("".join(f"    - {n}\n" for n in range(20))))
+    write(tmp_path, "b.yaml", manifest_text("    - a\n"))
+    gc.collect()
+    gc.disable()
+    try:
+        result = load_manifests([tmp_path], max_problems=5)
+        assert result.truncated
+        alive = [obj for obj in gc.get_objects() if isinstance(obj, safe_yaml._Composer)]
+    finally:
+        gc.enable()
+    assert alive == []
 
 
 def test_a_file_over_the_size_limit_is_refused_before_parsing(tmp_path: Path) -> None:
