@@ -53,6 +53,8 @@ _decimal = re.compile(r"[-+]?(?:0|[1-9][0-9_]*)").fullmatch
 
 
 class _Not(enum.Enum):
+    """Why there is no value for a key."""
+
     ABSENT = "absent"  # the mapping has no such key
     INVALID = "invalid"  # the value is wrong, and that is reported
 

@@ -93,6 +93,7 @@ class _PureComposer(_CountsNodes, yaml.SafeLoader):  # type: ignore[misc]
     """PyYAML's own parser and composer with SafeLoader's tags."""
 
 
+# Without libyaml this class is never used (``_composer`` picks ``_PureComposer``).
 class _Composer(_CountsNodes, yaml.CSafeLoader if _WITH_LIBYAML else yaml.SafeLoader):  # type: ignore[misc]
     """libyaml's parser and composer with SafeLoader's tags, resolved cheaper.
 
