@@ -9,9 +9,10 @@ where a TaskId belongs is refused with a hint to quote it. No I/O.
 
 A task key that ``spec`` may set for all its tasks (``sdkAppId``, ``region``) is
 read once per document into ``_Defaults`` (ABSENT when spec lacks it), and in
-``_tasks`` from each entry, falling back to that default; adding such a key means a
-rule for its value, the key in both key lists, a field of ``_Defaults`` and three
-lines in ``_tasks``.
+``_tasks`` from each entry, falling back to that default. Adding such a key (say an
+optional ``stopAt``) means: a rule for its value, the key in ``_SPEC_KEYS`` and
+``_TASK_KEYS``, a field of ``_Defaults`` read in ``_spec``, and in ``_tasks`` its
+own node, the fallback, and one more INVALID check.
 """
 
 from __future__ import annotations
@@ -39,13 +40,26 @@ from reconciler.domain import (
 from reconciler.manifest.problems import FileProblems, fits_shown, show, suggest
 from reconciler.manifest.safe_yaml import INT, MAP, MERGE, NULL, SEQ, STR, TAG_NAMES, shown_tag
 
-_DOCUMENT_KEYS = ("apiVersion", "kind", "metadata", "spec")
-_METADATA_KEYS = ("name",)
-_SPEC_KEYS = ("region", "sdkAppId", "tasks")
-_TASK_KEYS = ("taskId", "sdkAppId", "region", "note")
+
+@dataclass(frozen=True, slots=True)
+class _Keys:
+    """The keys a mapping may have, in the order messages list them, and the place
+    of each in what ``_fields`` returns."""
+
+    names: tuple[str, ...]
+    place: dict[str, int]
+
+
+def _keys(*names: str) -> _Keys:
+    return _Keys(names, {name: place for place, name in enumerate(names)})
+
+
+_DOCUMENT_KEYS = _keys("apiVersion", "kind", "metadata", "spec")
+_METADATA_KEYS = _keys("name")
+_SPEC_KEYS = _keys("region", "sdkAppId", "tasks")
+_TASK_KEYS = _keys("taskId", "sdkAppId", "region", "note")
 
 _REGIONS_SORTED = tuple(sorted(REGIONS))
-_NO_NODES: Final[dict[str, Node]] = {}  # the short form's keys; never written to
 _task_id_ok = re.compile(f"{TASK_ID_CHAR}{{1,{TASK_ID_MAX_LENGTH}}}").fullmatch
 #: YAML 1.1 decimal integers; its octal (``017``), hex, binary and base-60 forms are
 #: refused for SdkAppIds rather than silently read in another base.
@@ -82,24 +96,21 @@ def check_document(root: Node, *, problems: FileProblems, declared: Declared) ->
         return  # an empty document
     if not _expect(root, MappingNode, MAP, "a manifest document", "a mapping", problems):
         return
-    nodes = _fields(root, _DOCUMENT_KEYS, problems)
+    api_version, kind, metadata, spec = _fields(root, _DOCUMENT_KEYS, problems)
     ours = True
-    for key, wanted in (("apiVersion", API_VERSION), ("kind", KIND)):
-        node = nodes.get(key)
+    for key, node, wanted in (("apiVersion", api_version, API_VERSION), ("kind", kind, KIND)):
         if node is None:
             problems.at(root, f"missing required key {key!r}", f"add '{key}: {wanted}'")
         elif not (node.__class__ is ScalarNode and node.tag == STR and node.value == wanted):
             ours = False
             if _expect(node, ScalarNode, STR, key, "a string", problems):
                 problems.at(node, f"{key} must be {wanted!r}, not {show(node.value)}")
-    metadata = nodes.get("metadata")
     if metadata is not None and _expect(
         metadata, MappingNode, MAP, "metadata", "a mapping", problems
     ):
-        name = _fields(metadata, _METADATA_KEYS, problems).get("name")
+        (name,) = _fields(metadata, _METADATA_KEYS, problems)
         if name is not None:
             _expect(name, ScalarNode, STR, "metadata.name", "a string", problems)
-    spec = nodes.get("spec")
     if spec is None:
         problems.at(root, "missing required key 'spec'", "add 'spec:' with 'tasks:'")
     elif ours:  # a document of another kind would only drown its real problem
@@ -118,12 +129,11 @@ class _Defaults:
 def _spec(spec: Node, problems: FileProblems, declared: Declared) -> None:
     if not _expect(spec, MappingNode, MAP, "spec", "a mapping", problems):
         return
-    nodes = _fields(spec, _SPEC_KEYS, problems)
+    region, sdk_app_id, tasks = _fields(spec, _SPEC_KEYS, problems)
     defaults = _Defaults(
-        sdk_app_id=_default(nodes.get("sdkAppId"), "spec.sdkAppId", _sdk_app_id, problems),
-        region=_default(nodes.get("region"), "spec.region", _region, problems),
+        sdk_app_id=_default(sdk_app_id, "spec.sdkAppId", _sdk_app_id, problems),
+        region=_default(region, "spec.region", _region, problems),
     )
-    tasks = nodes.get("tasks")
     if tasks is None:
         problems.at(
             spec, "missing required key 'tasks' in spec", "list the TaskIds to stop under 'tasks:'"
@@ -148,18 +158,18 @@ def _tasks(
     each; the hot loop, with up to 100,000 entries, so written out in one function."""
     first_at = declared.first_at
     append = declared.tasks.append
+    default_app, default_region = defaults.sdk_app_id, defaults.region
     for entry in entries:
         if entry.__class__ is ScalarNode:  # the short form: a TaskId, the rest from spec
             task_id = _task_id(entry, problems)
             if task_id is INVALID:
                 continue
-            nodes = _NO_NODES
+            own_app = own_region = own_note = None
         elif entry.__class__ is MappingNode and entry.tag == MAP:
-            nodes = _fields(entry, _TASK_KEYS, problems)
-            node = nodes.get("taskId")
-            if node is None:
+            own_id, own_app, own_region, own_note = _fields(entry, _TASK_KEYS, problems)
+            if own_id is None:
                 problems.at(entry, "task has no 'taskId'", "add 'taskId: \"...\"'")
-            task_id = INVALID if node is None else _task_id(node, problems)
+            task_id = INVALID if own_id is None else _task_id(own_id, problems)
         else:
             if _allowed_tag(entry, problems):
                 problems.at(
@@ -169,16 +179,13 @@ def _tasks(
                 )
             continue
         # A key spec may give: the task's own value, else spec's.
-        node = nodes.get("sdkAppId")
-        app = defaults.sdk_app_id if node is None else _sdk_app_id(node, "sdkAppId", problems)
+        app = default_app if own_app is None else _sdk_app_id(own_app, "sdkAppId", problems)
         if app is ABSENT:
             app = _missing(entry, "sdkAppId", problems)
-        node = nodes.get("region")
-        region = defaults.region if node is None else _region(node, "region", problems)
+        region = default_region if own_region is None else _region(own_region, "region", problems)
         if region is ABSENT:
             region = _missing(entry, "region", problems)
-        node = nodes.get("note")
-        note = None if node is None else _string(node, "note", problems)
+        note = None if own_note is None else _string(own_note, "note", problems)
         if task_id is INVALID or app is INVALID or region is INVALID or note is INVALID:
             continue
         source = f"{problems.file}:{entry.start_mark.line + 1}"
@@ -295,18 +302,19 @@ def _string(node: Node, what: str, problems: FileProblems) -> str | Literal[_Not
 # -- structure ------------------------------------------------------------------------
 
 
-def _fields(node: Node, allowed: tuple[str, ...], problems: FileProblems) -> dict[str, Node]:
-    """The values of a mapping's known keys; unknown or repeated keys are reported."""
-    found: dict[str, Node] = {}
+def _fields(node: Node, keys: _Keys, problems: FileProblems) -> list[Node | None]:
+    """The value of each of ``keys`` in a mapping, in their order (None: absent);
+    unknown or repeated keys are reported."""
+    found: list[Node | None] = [None] * len(keys.names)
+    place = keys.place
     for key, value in node.value:
-        if key.__class__ is ScalarNode and key.tag == STR and key.value in allowed:
-            name = key.value
-            if name in found:
-                problems.at(key, f"duplicate key {name!r}", "a key may appear once in a mapping")
-            else:
-                found[name] = value
+        at = place.get(key.value) if key.__class__ is ScalarNode and key.tag == STR else None
+        if at is None:
+            _unknown_key(key, keys.names, problems)
+        elif found[at] is not None:
+            problems.at(key, f"duplicate key {key.value!r}", "a key may appear once in a mapping")
         else:
-            _unknown_key(key, allowed, problems)
+            found[at] = value
     return found
 
 
