@@ -84,6 +84,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def whole_number(text: str) -> int:
+    """0, 1, 2, … (a count that may be zero)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
 def positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -352,6 +363,15 @@ def _json_or_markdown(p: Parser, json_help: str) -> None:
     )
 
 
+def _max_stops(p: Parser, what: str) -> None:
+    p.add_argument(
+        "--max-stops",
+        type=whole_number,
+        metavar="N",
+        help=f"{what} (env RECONCILER_MAX_STOPS; default: no limit)",
+    )
+
+
 def _target(p: Parser, what: str) -> None:
     p.add_argument(
         "--target",
@@ -383,9 +403,10 @@ def _add_plan_commands(grammar: _Grammar) -> None:
     p.add_argument(
         "--refresh",
         action="store_true",
-        help="ask DescribeStreamIngest about each task to stop; changes no action "
+        help="ask DescribeStreamIngest about each task to stop or waiting; changes no action "
         "(default: off, the plan reads only the state)",
     )
+    _max_stops(p, "warn when the plan stops more than N tasks: apply --max-stops N refuses it")
 
     p = grammar.add("show", "print a saved plan as `plan` printed it (no state or credentials)")
     p.add_argument("plan_file", metavar="PLANFILE", help="a plan saved by `reconciler plan --out`")
@@ -408,6 +429,7 @@ def _add_apply_command(grammar: _Grammar) -> None:
         "--json", action="store_true", help="one JSON object per outcome, then a summary"
     )
     _target(p, "apply to")
+    _max_stops(p, "refuse, before any call, to apply a plan that stops more than N tasks")
 
 
 def _add_state_commands(grammar: _Grammar) -> None:
@@ -468,6 +490,7 @@ def _add_run_command(grammar: _Grammar) -> None:
         metavar="HOST:PORT",
         help="serve /metrics and /healthz over HTTP here, e.g. 0.0.0.0:9100 (default: none)",
     )
+    _max_stops(p, "refuse a cycle that would stop more than N tasks (a failed cycle)")
     p.add_argument("--max-cycles", type=positive_int, default=None, help=argparse.SUPPRESS)
 
 
