@@ -63,8 +63,9 @@ class Instant:
 
     @classmethod
     def from_seconds(cls, seconds: float) -> Instant:
-        """The instant of a wall-clock reading (seconds since the epoch)."""
-        return cls(round(seconds * _NS))
+        """The instant of a wall-clock reading (seconds since the epoch), to the
+        microsecond: a float of today's epoch seconds holds no finer digits."""
+        return cls(round(seconds * 1_000_000) * 1000)
 
     @property
     def seconds(self) -> float:

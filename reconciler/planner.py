@@ -131,7 +131,8 @@ class StopBudget:
 
     def describe(self) -> str:
         """``57 tasks to stop, more than --max-stops 20; most from a.yaml (40), …``"""
-        text = f"{self.stops} tasks to stop, more than --max-stops {self.limit}"
+        tasks = "1 task" if self.stops == 1 else f"{self.stops} tasks"
+        text = f"{tasks} to stop, more than --max-stops {self.limit}"
         if self.top:
             text += "; most from " + ", ".join(f"{file} ({count})" for file, count in self.top)
         return text
