@@ -37,5 +37,8 @@ compile() {
 compile main.txt pyproject.toml --extra postgres "$@"
 compile dev.txt pyproject.toml --all-extras requirements/build.in "$@"
 compile build.txt requirements/build.in "$@"
+# Made afresh each time: uv would otherwise prefer the versions already in the file
+# over a floor that was lowered.
+rm -f requirements/floors.txt
 compile floors.txt pyproject.toml --all-extras requirements/build.in \
     --resolution lowest-direct "$@"

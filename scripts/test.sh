@@ -14,8 +14,4 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/setup.sh
 . scripts/setup.sh dev
 
-echo "== ruff check";   ruff check .
-echo "== ruff format";  ruff format --check .
-echo "== mypy";         mypy
-echo "== import-linter"; lint-imports
-echo "== pytest";       pytest -q "$@"
+exec scripts/checks.sh "$@"
