@@ -19,11 +19,17 @@ if ! "$setup_python" -c 'import sys; sys.exit(sys.version_info < (3, 10))'; then
     echo "setup: Python $setup_version is too old: the reconciler needs 3.10 or newer" >&2
     exit 1
 fi
-setup_lock="requirements/$1.txt"
 setup_venv="${2:-.venv${PYTHON:+-${setup_version%.*}}}"
 
+setup_files() { # the lock files a venv for lock $1 is made from: main.txt has no
+    # build backend, so the locked setuptools comes from build.txt (a venv's own
+    # setuptools, where it has one, is too old for pyproject.toml's license field)
+    echo "requirements/$1.txt"
+    [ "$1" != main ] || echo requirements/build.txt
+}
 setup_stamp() { # what a venv made from lock $1 by this Python records
-    printf 'python %s\nlock %s %s\n' "$setup_version" "$1" "$(cksum <"requirements/$1.txt")"
+    printf 'python %s\n' "$setup_version"
+    for file in $(setup_files "$1"); do printf '%s %s\n' "$file" "$(cksum <"$file")"; done
 }
 setup_current() { # is the venv up to date for lock $1?
     [ -x "$setup_venv/bin/python" ] && [ "$(cat "$setup_venv/.lock-stamp" 2>/dev/null)" = "$(setup_stamp "$1")" ]
@@ -34,10 +40,11 @@ setup_pip() { "$setup_venv/bin/python" -m pip "$@" >>"$setup_log" 2>&1 || { cat 
 
 # A venv made from dev.txt holds everything main.txt does, so the demo reuses it.
 if ! setup_current "$1" && ! { [ "$1" = main ] && setup_current dev; }; then
-    echo "setup: making $setup_venv with Python $setup_version from $setup_lock" >&2
+    echo "setup: making $setup_venv with Python $setup_version from $(setup_files "$1" | xargs)" >&2
     rm -rf "$setup_venv"
     "$setup_python" -m venv "$setup_venv"
-    setup_pip install --quiet --require-hashes --requirement "$setup_lock"
+    # shellcheck disable=SC2046 # one --requirement per file, names without spaces
+    setup_pip install --quiet --require-hashes $(setup_files "$1" | sed 's/^/--requirement=/')
     setup_stamp "$1" >"$setup_venv/.lock-stamp"
     rm -f "$setup_venv/.project-stamp"
 fi
@@ -45,9 +52,6 @@ fi
 # isolated build environment fetched from the index); redone when pyproject.toml
 # changes (entry points, metadata).
 if [ "$(cat "$setup_venv/.project-stamp" 2>/dev/null)" != "$(cksum <pyproject.toml)" ]; then
-    if ! "$setup_venv/bin/python" -c 'import setuptools' 2>/dev/null; then
-        setup_pip install --quiet --require-hashes --requirement requirements/build.txt
-    fi
     setup_pip install --quiet --no-deps --no-build-isolation --editable .
     cksum <pyproject.toml >"$setup_venv/.project-stamp"
 fi
