@@ -150,8 +150,9 @@ def test_release_runs_on_version_tags_after_the_ci_passes() -> None:
     triggers = workflow.get("on", workflow.get(True))
     assert triggers == {"push": {"tags": ["v*"]}}
     jobs = workflow["jobs"]
-    assert jobs["publish"]["needs"] == "test"
+    assert jobs["publish"]["needs"] == ["test", "floors"]
     assert any(step.get("run") == ".ci/run" for step in jobs["test"]["steps"])
+    assert any(step.get("run") == "./scripts/test-floors.sh" for step in jobs["floors"]["steps"])
     assert jobs["publish"]["permissions"] == {"contents": "write", "packages": "write"}
 
 
