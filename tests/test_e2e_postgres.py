@@ -1,5 +1,5 @@
 """End to end on shared state and on a schedule — issue 5's acceptance: the CLI as a
-subprocess against a real PostgreSQL (pgserver) and the emulator; the lock between
+subprocess against a real PostgreSQL (see conftest) and the emulator; the lock between
 two runners; moving a local state to PostgreSQL with pull / push; and ``reconciler
 run --interval`` picking up new manifests, surviving a failing cycle, writing
 Prometheus metrics and stopping cleanly on SIGTERM."""

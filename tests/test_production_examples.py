@@ -1,147 +1,48 @@
-"""The production examples (Dockerfile, Kubernetes, CI, alerts, docs/production.md).
+"""The production examples (Dockerfile, Kubernetes, alerts, docs/production.md).
 
-They are not run here (no container engine, cluster or CI service), so they are
-checked as far as they can be without one: every YAML file parses; the CronJob,
-Deployment, Dockerfile and workflows keep their safety properties; every
-``reconciler …`` command in them parses with the real CLI parser, so a renamed or
-removed flag breaks this test rather than a user's pipeline; the example
-manifests validate; and the metric names the alerts use are the ones the run loop
-writes.
+They are not run here (no container engine or cluster), so they are checked as far
+as they can be without one: every YAML file parses; the CronJob, Deployment and
+Dockerfile keep their safety properties; every ``reconciler …`` command in them
+parses with the real CLI parser, so a renamed or removed flag breaks this test
+rather than a user's pipeline; the example manifests validate; and the metric
+names the alerts use are the ones the run loop writes. The CI examples are checked
+in test_ci_examples.py, every install command in test_install_commands.py.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import shlex
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import yaml
 
 from reconciler import operations
-from reconciler.cli.parser import build_parser
 from reconciler.clock import Halt
 from reconciler.runloop import CycleResult, LoopSettings, run_loop
 from reconciler.service import Board, LimiterGauge
-
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "examples"
-K8S = EXAMPLES / "kubernetes"
-DOCKERFILE = ROOT / "Dockerfile"
-DOCS = ROOT / "docs" / "production.md"
-GITHUB = EXAMPLES / "ci" / "github-actions.yml"
-GITLAB = EXAMPLES / "ci" / "gitlab-ci.yml"
-ALERTS = EXAMPLES / "prometheus" / "reconciler-alerts.yml"
-
-IMAGE_NAME = "trtc-ingest-reconciler"
-SECRET_ENV = ("TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY", "PGPASSWORD")
-SUBCOMMANDS = ("validate", "plan", "apply", "state", "run", "schema", "emulator")
-_SHELL_OPERATOR = re.compile(r"^[();<>|&]+$")
-_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
-
+from tests.examples_support import (
+    ALERTS,
+    DOCS,
+    EXAMPLES,
+    IMAGE_NAME,
+    K8S,
+    ROOT,
+    SECRET_ENV,
+    SUBCOMMANDS,
+    assert_parses,
+    dockerfile_instructions,
+    final_stage,
+    image_user,
+    image_workdir,
+    one_doc,
+    reconciler_argvs,
+    yaml_docs,
+)
 
 # --- helpers ----------------------------------------------------------------------
-
-
-def yaml_docs(path: Path) -> list[Any]:
-    return [doc for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")) if doc is not None]
-
-
-def one_doc(path: Path, kind: str) -> dict[str, Any]:
-    docs = [d for d in yaml_docs(path) if isinstance(d, dict) and d.get("kind") == kind]
-    assert len(docs) == 1, f"{path.name}: expected one {kind}, found {len(docs)}"
-    return docs[0]
-
-
-def shell_commands(script: str) -> Iterator[list[str]]:
-    """Each simple command of a shell script, as words (operators and redirections cut)."""
-    for line in script.replace("\\\n", " ").splitlines():
-        lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
-        lexer.whitespace_split = True
-        words: list[str] = []
-        for token in [*lexer, ";"]:
-            if _SHELL_OPERATOR.match(token):
-                if token[0] in "<>" and words and words[-1].isdigit():
-                    words.pop()  # the fd of "2>file"
-                if words:
-                    yield words
-                words = []
-                if token[0] in "<>":
-                    words = ["<redirect-target>"]  # the next word is a file, not a command
-            else:
-                words.append(token)
-
-
-def reconciler_argvs(script: str) -> list[list[str]]:
-    """The arguments of every ``reconciler`` / ``python -m reconciler`` call in a script,
-    and of every ``docker run … IMAGE ARGS`` of this project's image."""
-    found = []
-    for words in shell_commands(script):
-        while words and (_ASSIGNMENT.match(words[0]) or words[0] in ("exec", "time", "!")):
-            words = words[1:]
-        if words[:1] == ["reconciler"]:
-            found.append(words[1:])
-        elif words[:3] in (["python", "-m", "reconciler"], ["python3", "-m", "reconciler"]):
-            found.append(words[3:])
-        elif words[:2] == ["docker", "run"]:
-            image = next(i for i, w in enumerate(words) if w.startswith(IMAGE_NAME))
-            found.append(words[image + 1 :])
-    return found
-
-
-def assert_parses(argv: list[str], where: str) -> Any:
-    """Parse ``argv`` with the real CLI parser; fail naming the command if it would exit."""
-    try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as exc:
-        pytest.fail(f"{where}: `reconciler {shlex.join(argv)}` does not parse (exit {exc.code})")
-    if args.command == "apply":
-        plan_file = len(args.paths) == 1 and args.paths[0].endswith(".json")
-        assert args.auto_approve or plan_file, (
-            f"{where}: `reconciler {shlex.join(argv)}` would ask for confirmation: "
-            "unattended applies need --auto-approve or a saved plan file"
-        )
-    return args
-
-
-def dockerfile_instructions() -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
-    lines = [
-        line
-        for line in DOCKERFILE.read_text(encoding="utf-8").splitlines()
-        if not line.lstrip().startswith("#")
-    ]
-    text = re.sub(r"\\\n", " ", "\n".join(lines))
-    result = []
-    for line in text.splitlines():
-        if line.strip():
-            instruction, _, rest = line.strip().partition(" ")
-            result.append((instruction.upper(), rest.strip()))
-    return result
-
-
-def final_stage() -> list[tuple[str, str]]:
-    instructions = dockerfile_instructions()
-    last_from = max(i for i, (name, _) in enumerate(instructions) if name == "FROM")
-    return instructions[last_from:]
-
-
-def image_user() -> tuple[int, int]:
-    users = [rest for name, rest in final_stage() if name == "USER"]
-    assert users, "the final stage sets no USER: the image would run as root"
-    user, _, group = users[-1].partition(":")
-    assert user.isdigit(), f"USER {users[-1]!r} is not numeric (runAsNonRoot needs a UID)"
-    return int(user), int(group or user)
-
-
-def image_workdir() -> str:
-    workdirs = [rest for name, rest in final_stage() if name == "WORKDIR"]
-    assert workdirs, "the final stage sets no WORKDIR"
-    return workdirs[-1]
 
 
 def pod_spec(workload: dict[str, Any]) -> dict[str, Any]:
@@ -334,7 +235,6 @@ def test_dockerfile_final_stage_runs_reconciler_as_non_root() -> None:
     instructions = dockerfile_instructions()
     froms = [rest for name, rest in instructions if name == "FROM"]
     assert len(froms) >= 2, "multi-stage: build, then a clean final stage"
-    assert "python:3.12-slim" in DOCKERFILE.read_text(encoding="utf-8")
     uid, gid = image_user()
     assert uid >= 1000 and gid >= 1000
     final = final_stage()
@@ -350,7 +250,9 @@ def test_dockerfile_final_stage_runs_reconciler_as_non_root() -> None:
 def test_dockerfile_installs_the_postgres_extra_and_bakes_in_no_secret() -> None:
     instructions = dockerfile_instructions()
     runs = " ".join(rest for name, rest in instructions if name == "RUN")
-    assert "[postgres]" in runs
+    assert "--require-hashes --requirement requirements/main.txt" in runs
+    locked = (ROOT / "requirements" / "main.txt").read_text(encoding="utf-8")
+    assert re.search(r"^psycopg-binary==", locked, flags=re.M), "the postgres extra is locked"
     for name, rest in instructions:
         if name in ("ENV", "ARG"):
             assert not re.search(r"SECRET|PASSWORD|TOKEN|RECONCILER_STATE", rest), rest
@@ -361,92 +263,6 @@ def test_dockerfile_installs_the_postgres_extra_and_bakes_in_no_secret() -> None
     ]
     assert ignore[0] == "*", ".dockerignore should allow-list the build context"
     assert not any(p.startswith("!.") for p in ignore), "no dot-files in the context"
-
-
-# --- CI workflows ---------------------------------------------------------------------
-
-
-def _workflow_jobs() -> dict[str, Any]:
-    workflow = yaml_docs(GITHUB)[0]
-    triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads `on:` as True
-    assert {"pull_request", "push", "schedule"} <= set(triggers)
-    assert "main" in triggers["push"]["branches"]
-    jobs: dict[str, Any] = workflow["jobs"]
-    return jobs
-
-
-def _job_argvs(job: dict[str, Any]) -> list[list[str]]:
-    return [argv for step in job["steps"] for argv in reconciler_argvs(step.get("run", ""))]
-
-
-def _job_for(event: str) -> dict[str, Any]:
-    matches = [job for job in _workflow_jobs().values() if event in job.get("if", "")]
-    assert len(matches) == 1, f"expected one job for {event}"
-    return matches[0]
-
-
-def test_github_workflow_commands_parse() -> None:
-    argvs = [argv for job in _workflow_jobs().values() for argv in _job_argvs(job)]
-    assert len(argvs) >= 6
-    for argv in argvs:
-        assert_parses(argv, GITHUB.name)
-
-
-def test_github_pull_request_plans_with_detailed_exitcode() -> None:
-    job = _job_for("pull_request")
-    parsed = [assert_parses(a, GITHUB.name) for a in _job_argvs(job)]
-    assert [p.command for p in parsed] == ["validate", "plan"]
-    assert parsed[1].detailed_exitcode and parsed[1].out
-    script = next(s["run"] for s in job["steps"] if "plan" in s.get("run", ""))
-    assert "|| code=$?" in script and "2)" in script, "exit 2 (changes) must not fail the job"
-    assert any("upload-artifact" in s.get("uses", "") for s in job["steps"])
-    assert "TENCENTCLOUD_SECRET_KEY" not in job.get("env", {}), "plans need no cloud key"
-
-
-def test_github_merge_applies_the_reviewed_plan() -> None:
-    parsed = [assert_parses(a, GITHUB.name) for a in _job_argvs(_job_for("push"))]
-    assert [p.command for p in parsed] == ["show", "apply"]  # no new plan: the reviewed one
-    assert parsed[1].paths == [parsed[0].plan_file]
-
-
-def test_github_schedule_runs_a_drift_check_then_applies() -> None:
-    parsed = [assert_parses(a, GITHUB.name) for a in _job_argvs(_job_for("schedule"))]
-    assert [p.command for p in parsed] == ["plan", "apply"]
-    assert parsed[0].detailed_exitcode
-    assert parsed[1].auto_approve
-
-
-def test_github_applies_never_overlap_and_use_secrets() -> None:
-    jobs = _workflow_jobs()
-    appliers = [j for j in jobs.values() if any(a[:1] == ["apply"] for a in _job_argvs(j))]
-    assert len(appliers) == 2
-    groups = {j["concurrency"]["group"] for j in appliers}
-    assert len(groups) == 1, "every applying job must share one concurrency group"
-    assert all(j["concurrency"]["cancel-in-progress"] is False for j in appliers)
-    workflow = yaml_docs(GITHUB)[0]
-    envs = [workflow.get("env", {}), *(j.get("env", {}) for j in jobs.values())]
-    seen = set()
-    for env in envs:
-        for name, value in env.items():
-            if name.startswith("TENCENTCLOUD_") or name in ("PGPASSWORD", "RECONCILER_STATE"):
-                seen.add(name)
-                assert value == f"${{{{ secrets.{name} }}}}", f"{name} must come from secrets"
-    assert {*SECRET_ENV, "RECONCILER_STATE"} <= seen
-
-
-def test_gitlab_pipeline_commands_parse() -> None:
-    pipeline = yaml_docs(GITLAB)[0]
-    argvs = []
-    for name, job in pipeline.items():
-        if isinstance(job, dict) and "script" in job:
-            for item in job["script"]:
-                argvs.extend((name, argv) for argv in reconciler_argvs(item))
-    assert len(argvs) >= 6
-    parsed = {}
-    for name, argv in argvs:
-        parsed.setdefault(name, []).append(assert_parses(argv, f"{GITLAB.name} {name}"))
-    assert any(getattr(p, "detailed_exitcode", False) for p in parsed["plan"])
-    assert pipeline["apply"]["resource_group"] == pipeline["drift"]["resource_group"]
 
 
 # --- docs and metrics -------------------------------------------------------------------
