@@ -43,8 +43,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "apply": (
         "reconciler apply",
         "reconciler apply plan.json",
-        "reconciler apply manifests/ --auto-approve --json",
-        "reconciler apply plan.json --max-stops 50",
+        "reconciler apply manifests/ --auto-approve --json --max-stops 50",
     ),
     "state": (
         "reconciler state list",
