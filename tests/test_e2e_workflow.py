@@ -8,6 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
+from reconciler.instant import parse_time
 from tests.support import (
     APP,
     EmulatorProcess,
@@ -61,7 +62,10 @@ def test_saved_plan_document_and_exact_apply(
     ]
     assert doc["summary"] == {"stop": 2, "wait": 0, "forget": 0, "unchanged": 1}
     printed = reconciler("plan", "--json", env=env, cwd=tmp_path)
-    assert json.loads(printed.stdout) == doc  # --json prints the document --out saves
+    printed_doc = json.loads(printed.stdout)
+    # --json prints the document --out saves (each with the time it was planned at)
+    assert parse_time(printed_doc.pop("timestamp")) >= parse_time(doc.pop("timestamp"))
+    assert printed_doc == doc
 
     # declared after the plan was made: the saved plan does not know it
     manifest(tmp_path / "manifests" / "late.yaml", ["late"])
