@@ -26,7 +26,7 @@ from pathlib import Path
 import structlog
 
 from reconciler.clock import Clock, Halt
-from reconciler.domain import Outcome, Plan, TaskResult
+from reconciler.domain import Action, Outcome, Plan, TaskResult
 from reconciler.engine import Progress
 from reconciler.errors import ReconcilerError
 from reconciler.instant import Instant
@@ -84,6 +84,11 @@ class Cycle:
         args = replace(self.args, auto_approve=True, operation="run")
         try:
             result = reconcile(args, ports, self.ui)
+            if result.plan.count(Action.WAIT):
+                # Credentials and the SDK now, not at the stopAt: the stop is then sent
+                # on time, and a credential problem fails this cycle (and alerts) hours
+                # before it would cost a stop. The connector keeps what it resolved.
+                ports.cloud.connect()
         except ReconcilerError as exc:
             # No terminal reads a service's stdout: every problem goes to the log.
             for problem in exc.problems:

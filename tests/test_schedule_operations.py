@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ import pytest
 from reconciler.clock import Halt
 from reconciler.domain import Action, Outcome
 from reconciler.engine import apply_plan
-from reconciler.errors import PlanFileError, StalePlan, TooManyStops
+from reconciler.errors import CloudSetupError, PlanFileError, StalePlan, TooManyStops
 from reconciler.instant import Instant
 from reconciler.operations import ApplyArgs, PlanArgs, Ports, plan, reconcile
 from reconciler.operations import state as state_ops
@@ -50,7 +51,7 @@ def scheduled(tmp_path: Path, tasks: dict[str, float | None], name: str = "m.yam
     write(
         tmp_path / "manifests" / name,
         "apiVersion: reconciler/v1\nkind: StreamIngestStop\n"
-        f"spec:\n  region: ap-jakarta\n  sdkAppId: {APP}\n  tasks:\n{lines}",
+        f"spec:\n  region: ap-jakarta\n  sdkAppId: {APP}\n  tasks:{'' if lines else ' []'}\n{lines}",
     )
     return str(tmp_path / "manifests")
 
@@ -200,3 +201,19 @@ def test_plan_counts_its_stops_against_max_stops(tmp_path: Path) -> None:
     result = plan(PlanArgs(paths=paths, max_stops=1), ports)
     assert result.budget is not None and result.budget.exceeded and result.budget.stops == 2
     assert plan(PlanArgs(paths=paths), ports).budget is None
+
+
+class NoCredentials(ScriptedCloud):
+    """A cloud whose credentials cannot be found."""
+
+    def connect(self) -> Callable[[], ScriptedCloud]:
+        raise CloudSetupError("no credentials found")
+
+
+def test_a_cycle_with_waits_checks_the_credentials_before_the_stop_at(tmp_path: Path) -> None:
+    ports, _ = setup(tmp_path, NoCredentials())
+    paths = (scheduled(tmp_path, {"final": 7200}),)
+    result = Cycle(ApplyArgs(paths=paths), ports)(ports.halt)
+    assert not result.ok and result.error == "no credentials found"  # hours ahead
+    scheduled(tmp_path, {})
+    assert Cycle(ApplyArgs(paths=paths), ports)(ports.halt).ok  # nothing waits: no need yet
