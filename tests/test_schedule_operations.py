@@ -51,7 +51,8 @@ def scheduled(tmp_path: Path, tasks: dict[str, float | None], name: str = "m.yam
     write(
         tmp_path / "manifests" / name,
         "apiVersion: reconciler/v1\nkind: StreamIngestStop\n"
-        f"spec:\n  region: ap-jakarta\n  sdkAppId: {APP}\n  tasks:{'' if lines else ' []'}\n{lines}",
+        f"spec:\n  region: ap-jakarta\n  sdkAppId: {APP}\n"
+        f"  tasks:{'' if lines else ' []'}\n{lines}",
     )
     return str(tmp_path / "manifests")
 
