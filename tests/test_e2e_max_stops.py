@@ -31,31 +31,24 @@ WARNING = (
 )
 
 
-def bad_merge(tmp_path: Path, emulator: EmulatorProcess) -> None:
-    """Two tasks declared (and, once applied, recorded), and the tasks of the merge
-    that ``declare_bad_merge`` makes, running in the emulator."""
-    manifest(tmp_path / "manifests" / "done.yaml", ["d1", "d2"])
+def after_a_bad_merge(tmp_path: Path, emulator: EmulatorProcess, env: dict[str, str]) -> None:
+    """Two tasks stopped and recorded; then a merge that pastes five running tasks into
+    two manifests, drops one of the recorded (to forget) and schedules one for 2099."""
     emulator.add_tasks(seed(["d1", "d2", *names("p", 3), *names("x", 2)]))
-
-
-def declare_bad_merge(tmp_path: Path) -> None:
-    """A merge that pastes five running tasks into two manifests, drops a recorded one
-    (to forget) and schedules one for 2099."""
+    manifest(tmp_path / "manifests" / "done.yaml", ["d1", "d2"])
+    assert reconciler("apply", "--auto-approve", env=env, cwd=tmp_path).returncode == 0
     manifest(tmp_path / "manifests" / "done.yaml", ["d1"])
     manifest(tmp_path / "manifests" / "pasted.yaml", names("p", 3))
     manifest(tmp_path / "manifests" / "extra.yaml", names("x", 2))
-    (tmp_path / "manifests" / "later.yaml").write_text(
-        "apiVersion: reconciler/v1\nkind: StreamIngestStop\nspec:\n  region: ap-singapore\n"
-        "  sdkAppId: 1400000001\n  stopAt: 2099-01-01T00:00:00Z\n  tasks: [later]\n"
+    manifest(
+        tmp_path / "manifests" / "later.yaml", ["later"], stop_at={"later": "2099-01-01T00:00:00Z"}
     )
 
 
 def test_apply_refuses_more_stops_than_allowed_before_anything(
     tmp_path: Path, emulator: EmulatorProcess, env: dict[str, str]
 ) -> None:
-    bad_merge(tmp_path, emulator)
-    assert reconciler("apply", "--auto-approve", env=env, cwd=tmp_path).returncode == 0
-    declare_bad_merge(tmp_path)
+    after_a_bad_merge(tmp_path, emulator, env)
     calls = emulator.stats()["calls"]
     before = listed(env, tmp_path)
 
@@ -94,9 +87,7 @@ def test_apply_refuses_more_stops_than_allowed_before_anything(
 def test_plan_warns_in_every_view_and_a_saved_plan_meets_the_guard(
     tmp_path: Path, emulator: EmulatorProcess, env: dict[str, str]
 ) -> None:
-    bad_merge(tmp_path, emulator)
-    assert reconciler("apply", "--auto-approve", env=env, cwd=tmp_path).returncode == 0
-    declare_bad_merge(tmp_path)
+    after_a_bad_merge(tmp_path, emulator, env)
     guarded = {**env, "RECONCILER_MAX_STOPS": "4"}
 
     human = reconciler(
@@ -127,7 +118,7 @@ def test_plan_warns_in_every_view_and_a_saved_plan_meets_the_guard(
 def test_a_bad_limit_is_a_usage_error(tmp_path: Path, env: dict[str, str]) -> None:
     manifest(tmp_path / "manifests" / "m.yaml", ["a"])
     for args, extra, text in [
-        (["--max-stops", "-1"], {}, "must be 0 or more"),
+        (["--max-stops", "-1"], {}, "must be at least 0, got -1"),
         (["--max-stops", "many"], {}, "expected a whole number"),
         ([], {"RECONCILER_MAX_STOPS": "ten"}, "RECONCILER_MAX_STOPS='ten'"),
     ]:

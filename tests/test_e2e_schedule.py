@@ -26,7 +26,6 @@ from tests.support import (
     seed,
     start,
     wait_for,
-    write,
 )
 from tests.test_metrics_endpoint import Lines, get
 
@@ -39,15 +38,9 @@ def rfc3339(seconds_from_now: float) -> str:
 
 
 def schedule(tmp_path: Path, tasks: dict[str, str | None], name: str = "final.yaml") -> None:
-    lines = "".join(
-        f'    - "{task}"\n' if at is None else f'    - {{taskId: "{task}", stopAt: "{at}"}}\n'
-        for task, at in tasks.items()
-    )
-    write(
-        tmp_path / "manifests" / name,
-        f"apiVersion: reconciler/v1\nkind: StreamIngestStop\nspec:\n  region: ap-jakarta\n"
-        f"  sdkAppId: {APP}\n  tasks:\n{lines}",
-    )
+    """``manifests/NAME`` declaring ``tasks`` in ap-jakarta, each with its stopAt (if any)."""
+    times = {task: at for task, at in tasks.items() if at is not None}
+    manifest(tmp_path / "manifests" / name, list(tasks), region="ap-jakarta", stop_at=times)
 
 
 def stopped(emulator: EmulatorProcess) -> dict[str, dict[str, object]]:
@@ -68,11 +61,11 @@ def test_plan_show_and_markdown_with_stop_wait_and_forget(
     assert result.returncode == 0, result.stderr
     out = result.stdout
     wait = rf"^  @ {a('final')} +wait +ap-jakarta +until {final}, in 2h 1[34]m"
-    assert re.search(wait + r"  \(manifests/final.yaml:9\)$", out, re.M), out
+    assert re.search(wait + r"  \(manifests/final.yaml:11\)$", out, re.M), out
     assert re.search(
         rf"^  - {a('past')} +stop +ap-jakarta +stopAt 2025-01-01T00:00:00Z ", out, re.M
     )
-    assert re.search(rf"^  - {a('now')} +stop +ap-jakarta +\(manifests/final.yaml:7\)$", out, re.M)
+    assert re.search(rf"^  - {a('now')} +stop +ap-jakarta +\(manifests/final.yaml:9\)$", out, re.M)
     assert re.search(rf"^  ~ {a('old')} +forget +state only", out, re.M)
     assert "Plan: 2 to stop, 1 waiting, 1 to forget, 0 unchanged." in out
 
@@ -87,7 +80,7 @@ def test_plan_show_and_markdown_with_stop_wait_and_forget(
             "sdkAppId": APP,
             "taskId": "final",
             "region": "ap-jakarta",
-            "source": "manifests/final.yaml:9",
+            "source": "manifests/final.yaml:11",
             "stopAt": final,
         }
     ]

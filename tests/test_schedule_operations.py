@@ -31,7 +31,7 @@ from reconciler.results import ApplyStatus
 from reconciler.runloop import WAKE_MARGIN, Cycle, LoopSettings, run_loop
 from reconciler.state import open_store
 from tests.fakes import FakeClock, ScriptedCloud
-from tests.support import APP, a, write
+from tests.support import a, manifest, write
 from tests.test_operations import Screen
 
 EPOCH = 1_800_000_000.0  # the fake clock's wall time at its start
@@ -44,16 +44,8 @@ def at(seconds: float) -> str:
 
 def scheduled(tmp_path: Path, tasks: dict[str, float | None], name: str = "m.yaml") -> str:
     """A manifest of ``tasks``, each due that many seconds after the clock's start."""
-    lines = "".join(
-        f'    - "{task}"\n' if due is None else f'    - {{taskId: "{task}", stopAt: "{at(due)}"}}\n'
-        for task, due in tasks.items()
-    )
-    write(
-        tmp_path / "manifests" / name,
-        "apiVersion: reconciler/v1\nkind: StreamIngestStop\n"
-        f"spec:\n  region: ap-jakarta\n  sdkAppId: {APP}\n"
-        f"  tasks:{'' if lines else ' []'}\n{lines}",
-    )
+    times = {task: at(due) for task, due in tasks.items() if due is not None}
+    manifest(tmp_path / "manifests" / name, list(tasks), region="ap-jakarta", stop_at=times)
     return str(tmp_path / "manifests")
 
 
@@ -123,7 +115,7 @@ def test_a_saved_stop_whose_manifest_gained_a_later_stop_at_is_stale(tmp_path: P
     out = str(tmp_path / "plan.json")
     plan(PlanArgs(paths=(scheduled(tmp_path, {"show": None, "other": None}),), out=out), ports)
     scheduled(tmp_path, {"show": 3600, "other": None})  # merged since: stop it later
-    with pytest.raises(StalePlan, match=rf"{a('show')} for {at(3600)} \(.*m.yaml:7\)"):
+    with pytest.raises(StalePlan, match=rf"{a('show')} for {at(3600)} \(.*m.yaml:9\)"):
         reconcile(ApplyArgs(plan_file=out), ports, Screen())
     assert cloud.calls == []
     scheduled(tmp_path, {"show": -5, "other": None})  # an earlier, past stopAt: still due

@@ -39,23 +39,22 @@ def positive_duration(text: str) -> float:
 
 
 def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+    """1, 2, 3, …"""
+    return _whole(text, at_least=1)
 
 
 def whole_number(text: str) -> int:
     """0, 1, 2, … (a count that may be zero)."""
+    return _whole(text, at_least=0)
+
+
+def _whole(text: str, *, at_least: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    if value < at_least:
+        raise argparse.ArgumentTypeError(f"must be at least {at_least}, got {value}")
     return value
 
 
