@@ -210,3 +210,13 @@ def test_a_cycle_with_waits_checks_the_credentials_before_the_stop_at(tmp_path: 
     assert not result.ok and result.error == "no credentials found"  # hours ahead
     scheduled(tmp_path, {})
     assert Cycle(ApplyArgs(paths=paths), ports)(ports.halt).ok  # nothing waits: no need yet
+
+
+def test_refresh_asks_about_waiting_tasks_too(tmp_path: Path) -> None:
+    cloud = ScriptedCloud()
+    ports, _ = setup(tmp_path, cloud)
+    paths = (scheduled(tmp_path, {"final": 3600}),)
+    planned = plan(PlanArgs(paths=paths, refresh=True), ports).plan
+    assert cloud.calls == [a("final")]  # DescribeStreamIngest, not a stop
+    (change,) = planned.changes
+    assert change.action is Action.WAIT and change.live is not None and change.stop_at
