@@ -304,7 +304,9 @@ def _stop_at(node: Node, what: str, problems: FileProblems) -> Instant | Literal
         except InvalidTime as exc:
             problems.at(node, f"{what} {show(text)} {exc.reason}", exc.hint)
     elif _allowed_tag(node, problems):
-        hint = "leave stopAt out to stop at once" if node.tag == NULL else f'e.g. "{EXAMPLE}"'
+        hint = f'e.g. "{EXAMPLE}"'
+        if node.tag == NULL:  # no value means "no schedule" only by leaving the key out
+            hint = "leave stopAt out: the task then stops at once, or at spec.stopAt if set"
         problems.at(
             node, f"{what} must be an RFC 3339 time with an offset, not {_kind(node)}", hint
         )
