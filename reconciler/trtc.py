@@ -36,9 +36,12 @@ real Tencent domain); and clients are not shared between threads.
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import ipaddress
 import logging
 import os
+import re
 import socket
 import types
 from collections.abc import Mapping
@@ -52,6 +55,8 @@ from reconciler.errors import CloudCallError, CloudSetupError
 SDK_LOGGER_NAME = "tencentcloud_sdk_common"
 TOKEN_ENVIRONMENT = ("TENCENTCLOUD_TOKEN", "TENCENTCLOUD_SECURITY_TOKEN")
 _METADATA_PROBE_TIMEOUT = 2.0
+#: Keys the account tag's hash, so the tag cannot be looked up in a table of hashes.
+_ACCOUNT_TAG_KEY = b"trtc-ingest-reconciler quota group"
 
 
 @functools.cache
@@ -209,6 +214,23 @@ class CredentialSource:
 
     credential: Any  # an SDK credential object
     origin: str
+
+    def account_tag(self) -> str:
+        """A short, stable tag of the account these credentials act for, that reveals
+        nothing of them: 12 hex digits of a keyed hash of the role's account (a role
+        ARN names it, ``uin/…``), the CVM role, or else the SecretId. Runners with the
+        same tag share a quota group by default."""
+        credential = self.credential
+        arn = getattr(credential, "_role_arn", None)
+        account = re.search(r"uin/(\d+)", arn) if isinstance(arn, str) else None
+        if account is not None:
+            identity = f"uin:{account[1]}"
+        elif isinstance(getattr(credential, "role", None), str):
+            identity = f"cvm-role:{credential.role}"
+        else:
+            identity = f"secret-id:{getattr(credential, 'secret_id', '')}"
+        digest = hmac.new(_ACCOUNT_TAG_KEY, identity.encode(), hashlib.sha256).hexdigest()
+        return digest[:12]
 
     def secret_values(self) -> tuple[str, ...]:
         """The secret key and token, so that log redaction can scrub them."""

@@ -40,9 +40,13 @@ from reconciler.engine.pool import (
     TaskApi,
     run_pool,
 )
+from reconciler.ratelimit import LOCAL_QUOTA, Quota
 from reconciler.state import StateStore
 
 log = structlog.get_logger("reconciler.engine")
+
+#: The API whose quota apply's calls draw on.
+STOP_ACTION = "StopStreamIngest"
 
 
 class ApplyObserver(Protocol):
@@ -85,9 +89,11 @@ def apply_plan(
     observer: ApplyObserver,
     halt: Halt,
     settings: EngineSettings | None = None,
+    quota: Quota = LOCAL_QUOTA,
     rand: Callable[[], float] | None = None,
 ) -> ApplyReport:
-    """Carry out ``plan``; see the module docstring for the guarantees."""
+    """Carry out ``plan``, drawing send slots from ``quota``; see the module docstring
+    for the guarantees."""
     settings = settings or EngineSettings()
     clock = halt.clock
     started = clock.monotonic()
@@ -127,6 +133,8 @@ def apply_plan(
             halt=halt,
             meter=meter,
             observer=observer,
+            action=STOP_ACTION,
+            quota=quota,
             rand=rand,
         )
     return ApplyReport(

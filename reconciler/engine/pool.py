@@ -3,11 +3,13 @@ results handed back to the calling thread in arrival order.
 
 Each worker builds its own API client (the SDK's thread safety is undocumented)
 and draws a send slot from the one rate limiter before every attempt, retries
-included. A permit per call sent and not yet handled by the calling thread keeps
-at most ``parallelism`` calls unhandled, however slow the handler (the state
-commit) is. A fatal error halts the pool's run: no new request starts. After a
-halt, calls still in flight get ``drain_timeout`` seconds; then the drive loop
-returns and whatever finished is handled.
+included; the limiter comes from the quota port — alone, or shared with other
+runners — and hears of every throttled or admitted call. A permit per call sent
+and not yet handled by the calling thread keeps at most ``parallelism`` calls
+unhandled, however slow the handler (the state commit) is. A fatal error halts
+the pool's run: no new request starts. After a halt, calls still in flight get
+``drain_timeout`` seconds; then the drive loop returns and whatever finished is
+handled.
 
 Time comes from the halt's clock, so all of it runs on fake time in tests.
 """
@@ -28,7 +30,7 @@ from reconciler.backoff import RetryPolicy
 from reconciler.clock import Halt
 from reconciler.domain import CallError, Change, ErrorClass, LiveStatus
 from reconciler.errors import CloudCallError
-from reconciler.ratelimit import RateLimiter, RateSettings
+from reconciler.ratelimit import LOCAL_QUOTA, Limiter, Permit, Quota, RateSettings
 
 log = structlog.get_logger("reconciler.engine")
 
@@ -121,7 +123,7 @@ class Pool(Generic[T]):
         *,
         api_factory: Callable[[], TaskApi],
         settings: EngineSettings,
-        limiter: RateLimiter,
+        limiter: Limiter,
         halt: Halt,
         rand: Callable[[], float] | None = None,
     ) -> None:
@@ -178,6 +180,7 @@ class Pool(Generic[T]):
 
     def _worker(self) -> None:
         api: TaskApi | None = None
+        cold = True  # this worker's first call opens its connection
         while True:
             self._unhandled.acquire()
             change = self._next()
@@ -187,7 +190,8 @@ class Pool(Generic[T]):
             try:
                 if api is None:
                     api = self._api_factory()
-                done = self._attempt(api, change)
+                done = self._attempt(api, change, cold=cold)
+                cold = False
             finally:
                 with self._lock:
                     self.in_flight -= 1
@@ -199,19 +203,21 @@ class Pool(Generic[T]):
             self.results.put(done)
             self.result_ready.set()
 
-    def _attempt(self, api: TaskApi, change: Change) -> Done[T] | None:
+    def _attempt(self, api: TaskApi, change: Change, *, cold: bool) -> Done[T] | None:
         """Call until an answer, a final error, or a halt (None: nothing was sent last)."""
         started = self._clock.monotonic()
         attempt = 0
         while True:
-            slot = self._limiter.reserve()
-            if self._halt.wait(slot - self._clock.monotonic()) or self._halt.is_set():
+            permit = self._limiter.reserve(cold=cold and attempt == 0)
+            if self._halt.wait(permit.at - self._clock.monotonic()) or self._halt.is_set():
                 return None
+            if not self._limiter.confirm(permit):
+                continue  # voided by a congestion event, or no shared slot granted yet
             attempt += 1
             try:
                 value = self._call(api, change)
             except CloudCallError as exc:
-                delay = self._after_error(exc, attempt, started=started)
+                delay = self._after_error(exc, attempt, permit, started=started)
                 if delay is None:
                     return Done(change, None, exc.error, exc.error_class, attempt)
                 log.debug(
@@ -224,14 +230,18 @@ class Pool(Generic[T]):
                 if self._halt.wait(delay):
                     return None
                 continue
-            self._limiter.reward()
+            self._limiter.reward(permit)
             return Done(change, value, None, None, attempt)
 
-    def _after_error(self, exc: CloudCallError, attempt: int, *, started: float) -> float | None:
+    def _after_error(
+        self, exc: CloudCallError, attempt: int, permit: Permit, *, started: float
+    ) -> float | None:
         """Act on a failed attempt; the delay before the next one, or None: give up."""
         error_class = exc.error_class
         if error_class is ErrorClass.THROTTLED:
-            self._limiter.penalize()
+            self._limiter.penalize(permit)
+        elif error_class in (ErrorClass.CONVERGED, ErrorClass.TASK_FAILED):
+            self._limiter.reward(permit)  # the server admitted it: it counts as sent
         if error_class is ErrorClass.FATAL:
             with self._lock:
                 self.fatal = self.fatal or exc.error
@@ -258,16 +268,22 @@ def run_pool(
     halt: Halt,
     meter: ProgressMeter,
     observer: ProgressObserver | None,
+    action: str,
+    quota: Quota = LOCAL_QUOTA,
     rand: Callable[[], float] | None = None,
 ) -> CallError | None:
-    """One call per change on a fresh pool, under a halt of its own; the fatal error, if any."""
-    with halt.child() as run_halt:
+    """One call per change on a fresh pool, under a halt of its own, drawing its slots
+    from ``quota`` (for the API ``action``); the fatal error, if any."""
+    with (
+        halt.child() as run_halt,
+        quota.limiter(settings.rate, clock=halt.clock, action=action) as limiter,
+    ):
         pool: Pool[T] = Pool(
             changes,
             call,
             api_factory=api_factory,
             settings=settings,
-            limiter=RateLimiter(settings.rate, clock=halt.clock.monotonic),
+            limiter=limiter,
             halt=run_halt,
             rand=rand,
         )

@@ -19,8 +19,12 @@ from reconciler.engine.pool import (
     TaskApi,
     run_pool,
 )
+from reconciler.ratelimit import LOCAL_QUOTA, Quota
 
 log = structlog.get_logger("reconciler.engine")
+
+#: The API whose quota refresh's calls draw on (each API has a quota of its own).
+DESCRIBE_ACTION = "DescribeStreamIngest"
 
 
 @dataclass(frozen=True)
@@ -38,8 +42,10 @@ def refresh(
     halt: Halt,
     settings: EngineSettings | None = None,
     observer: ProgressObserver | None = None,
+    quota: Quota = LOCAL_QUOTA,
 ) -> RefreshReport:
-    """Ask DescribeStreamIngest for each ``stop`` change (rate-limited like apply)."""
+    """Ask DescribeStreamIngest for each ``stop`` change (rate-limited like apply, its
+    slots drawn from ``quota``)."""
     settings = settings or EngineSettings()
     stops = [c for c in changes if c.action is Action.STOP]
     live: dict[str, LiveStatus] = {}
@@ -70,6 +76,8 @@ def refresh(
             halt=halt,
             meter=meter,
             observer=observer,
+            action=DESCRIBE_ACTION,
+            quota=quota,
         )
     return RefreshReport(
         live=live,

@@ -1,9 +1,10 @@
 """The ports an operation runs against, injected by the command line (or a test).
 
 ``Ports`` bundles them: the state store (opened on demand, closed by the
-operation), the cloud (credentials resolved on first need), the confirmation
-prompt, and the halt, which carries the clock every wait goes through. An
-operation touches the outside world only through these.
+operation), the cloud (credentials resolved on first need), the API quota (alone,
+or shared with the other runners of the account), the confirmation prompt, and the
+halt, which carries the clock every wait goes through. An operation touches the
+outside world only through these.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Protocol
 
 from reconciler.clock import Halt
 from reconciler.engine import TaskApi
+from reconciler.ratelimit import LOCAL_QUOTA, Quota
 from reconciler.state import StateStore, current_holder
 from reconciler.trtc import ClientSettings, CredentialSource, Endpoint, TrtcApi, resolve_credentials
 
@@ -32,12 +34,33 @@ class Prompt(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class CloudLink:
+    """The way to TRTC, once credentials are resolved."""
+
+    api_factory: Callable[[], TaskApi]  # one client per worker
+    account: str  # a tag of the account, revealing nothing (its default quota group)
+
+
 class CloudConnector(Protocol):
     """Opens the way to TRTC: credentials resolved once, a client factory per worker."""
 
-    def connect(self) -> Callable[[], TaskApi]:
-        """A factory of per-worker API clients; ``CloudSetupError`` if it cannot be had."""
+    def connect(self) -> CloudLink:
+        """The client factory and the account; ``CloudSetupError`` if they cannot be had."""
         ...
+
+
+class QuotaPort(Protocol):
+    """The API quota of an account, as runs of this process share it."""
+
+    def for_account(self, account: str) -> Quota: ...
+
+
+class Alone:
+    """No coordination: every run paces itself (and backs off when throttled)."""
+
+    def for_account(self, account: str) -> Quota:
+        return LOCAL_QUOTA
 
 
 @dataclass(frozen=True)
@@ -49,14 +72,14 @@ class TrtcConnector:
     environ: Mapping[str, str] = field(default_factory=dict)
     on_credentials: Callable[[CredentialSource], None] | None = None
 
-    def connect(self) -> Callable[[], TaskApi]:
+    def connect(self) -> CloudLink:
         credentials = resolve_credentials(self.environ)
         if self.on_credentials is not None:
             self.on_credentials(credentials)
         settings = ClientSettings(
             credentials=credentials, endpoint=self.endpoint, request_timeout=self.request_timeout
         )
-        return lambda: TrtcApi(settings)
+        return CloudLink(lambda: TrtcApi(settings), credentials.account_tag())
 
 
 class NoPrompt:
@@ -76,6 +99,7 @@ class Ports:
     cloud: CloudConnector
     halt: Halt
     prompt: Prompt = field(default_factory=NoPrompt)
+    quota: QuotaPort = field(default_factory=Alone)
 
     @contextlib.contextmanager
     def store(self) -> Iterator[StateStore]:

@@ -185,6 +185,27 @@ def advisory_key(purpose: str) -> int:
 _MIGRATION_KEY = advisory_key("schema-migration")
 
 
+def connect(
+    location: PostgresLocation,
+    *,
+    autocommit: bool,
+    application_name: str | None = None,
+    **libpq: Any,
+) -> Connection:
+    """A connection to ``location`` with the reconciler's defaults: its application
+    name, and a connect timeout unless the URL sets one. ``libpq`` adds parameters.
+    Raises ``psycopg.Error``; its text may hold the URL's password (see ``scrub``).
+    """
+    options: dict[str, Any] = dict(libpq)
+    if application_name is not None:
+        options["application_name"] = application_name
+    else:
+        options["fallback_application_name"] = _APPLICATION_NAME
+    if not location.has_connect_timeout:
+        options.setdefault("connect_timeout", _CONNECT_TIMEOUT_SECONDS)
+    return psycopg.connect(location.conninfo, autocommit=autocommit, **options)
+
+
 class PostgresStore(StoreBase[Connection]):
     """State in a PostgreSQL database; see the module docstring for the design.
 
@@ -335,15 +356,8 @@ class PostgresStore(StoreBase[Connection]):
     # -- internals ------------------------------------------------------------
 
     def _connect(self, *, autocommit: bool, application_name: str | None = None) -> Connection:
-        options: dict[str, Any] = {}
-        if application_name is not None:
-            options["application_name"] = application_name
-        else:
-            options["fallback_application_name"] = _APPLICATION_NAME
-        if not self._location.has_connect_timeout:
-            options["connect_timeout"] = _CONNECT_TIMEOUT_SECONDS
         try:
-            return psycopg.connect(self._location.conninfo, autocommit=autocommit, **options)
+            return connect(self._location, autocommit=autocommit, application_name=application_name)
         except psycopg.Error as exc:
             # ``from None``: the chained error would repeat what we scrubbed here.
             raise StoreUnavailable(
