@@ -70,6 +70,10 @@ class Alignment(Protocol):
         also keeps a later slot of this runner free); None while none is granted."""
         ...
 
+    def share(self) -> float:
+        """Slots per second the schedule deals this runner now."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class RateSettings:
@@ -85,6 +89,7 @@ class RateSettings:
     min_rate: float = 0.5
     decrease_factor: float = 0.95  # the cut on a congestion event
     overload_slack: float = 0.2  # admitted below (1 - this) x the rate: a heavy overload
+    settle: float = 5.0  # throttled again this soon after a cut: it was not enough
     pause: float = 1.015  # seconds of silence after a congestion event (window + guard)
     recover_seconds: float = 30.0  # back to the rate of the last cut within this long
     min_increase: float = 0.01  # requests/s won back per second, at least
@@ -170,12 +175,15 @@ class RateLimiter:
         self._ceiling = settings.rate
         self._current = settings.rate
         self._slots: deque[float] = deque(maxlen=self._capacity)
-        self._admitted: deque[float] = deque()
+        self._admitted: deque[float] = deque()  # times of permits the server admitted
+        self._sent: deque[float] = deque()  # times of permits confirmed for sending
         self._issued = 0
         self._first: float | None = None
         self._generation = 0
         self._paused_until = float("-inf")
+        self._resumed = float("-inf")  # when sending resumed after the last cut
         self._throttled = 0
+        self._due = float("-inf")  # aligned: when the next slot is due at the current rate
         # Probing: the rate of the last cut, how fast to win it back, when it was reached.
         self._w_max: float | None = None
         self._slope = settings.min_increase
@@ -212,6 +220,8 @@ class RateLimiter:
                 if aligned is None:
                     return Permit(now + self._settings.retry_poll, self._generation, booked=False)
                 slot = aligned
+                # The grid sets the spacing; the rate only thins it out, on average.
+                self._due = max(self._due, slot) + 1.0 / self._current
             self._slots.append(slot)
             self._issued += 1
             if self._first is None:
@@ -220,14 +230,16 @@ class RateLimiter:
 
     def confirm(self, permit: Permit) -> bool:
         with self._lock:
-            return permit.booked and permit.generation == self._generation
+            ok = permit.booked and permit.generation == self._generation
+            if ok:
+                self._sent.append(permit.at)
+                _forget_before(self._sent, permit.at - 2 * self._span)
+            return ok
 
     def reward(self, permit: Permit) -> None:
         with self._lock:
             self._admitted.append(permit.at)
-            horizon = permit.at - 2 * self._span
-            while self._admitted and self._admitted[0] < horizon:
-                self._admitted.popleft()
+            _forget_before(self._admitted, permit.at - 2 * self._span)
 
     def penalize(self, permit: Permit) -> None:
         settings = self._settings
@@ -236,10 +248,13 @@ class RateLimiter:
             if permit.generation != self._generation:
                 return  # part of a congestion event already acted on
             now = self._clock()
+            if self._align is not None:  # it cannot have sent faster than its share
+                self._current = max(settings.min_rate, min(self._current, self._align.share()))
             basis = self._cut_basis(permit.at)
             self._current = max(settings.min_rate, basis * settings.decrease_factor)
             self._generation += 1
             self._paused_until = max(self._paused_until, now + settings.pause)
+            self._resumed = self._paused_until
             while self._slots and self._slots[-1] > now:  # voided: never to be sent
                 self._slots.pop()
             self._w_max, self._reached = basis, None
@@ -249,23 +264,35 @@ class RateLimiter:
             self._grown_at = self._paused_until  # probing resumes after the pause
 
     def _cut_basis(self, until: float) -> float:
-        """The rate to cut from: the current one, unless the server admitted much less
-        than that from us in the window before ``until`` (a heavy overload: then what it
-        admitted is our share). The first cut of a run always takes the current rate:
-        a runner that just started has seen a window full of the others' calls, and
-        would starve if it believed that was its share."""
-        if self._generation == 0 or self._first is None:
+        """The rate to cut from (see the module docstring): the current one, unless the
+        server admitted much less than that from us in the window before ``until`` —
+        or less at all, when the last cut did not hold for ``settle`` seconds — then
+        what it admitted. The window was full (we were throttled), so what it admitted
+        from us is our share of it, our pause included; unless we sent less than our
+        rate while not paused (slots kept free, a wait for the schedule), which says
+        nothing about our share. The first cut of a run
+        always takes the current rate: a runner that just started has seen a window
+        full of the others' calls, and would starve if it believed that was its share."""
+        if self._generation == 0:
             return self._current
-        window = self._settings.window
-        span = min(window, until - self._first)
-        if span < 0.25 * window:
+        settings = self._settings
+        window = settings.window
+        sending = until - max(until - window, self._resumed)  # not paused, that is
+        sent = sum(1 for at in self._sent if until - sending <= at <= until)
+        if sending < 0.2 * window or sent < (1 - settings.overload_slack) * self._current * sending:
             return self._current
-        admitted = sum(1 for at in self._admitted if until - span <= at < until) / span
-        slack = max(self._settings.overload_slack * self._current, 2.0 / window)
+        admitted = sum(1 for at in self._admitted if until - window <= at < until) / window
+        if until - self._resumed < settings.settle:
+            return min(self._current, admitted)
+        slack = max(settings.overload_slack * self._current, 2.0 / window)
         return self._current if admitted >= self._current - slack else admitted
 
     def _earliest(self, now: float) -> float:
         slot = max(now, self._paused_until)
+        if self._align is not None:
+            # A slot of the shared grid is taken if it is less than one interval of
+            # the current rate early (a virtual schedule, as in GCRA).
+            return max(slot, self._due - 0.999 / self._current)
         if self._slots:
             interval = max(self._span / self._ceiling, 1.0 / self._current)
             slot = max(slot, self._slots[-1] + interval)
@@ -291,3 +318,8 @@ class RateLimiter:
         doublings = (now - self._reached) / self._settings.probe_doubling
         step = self._slope * 2.0**doublings * elapsed
         self._current = min(self._ceiling, self._current + step)
+
+
+def _forget_before(times: deque[float], horizon: float) -> None:
+    while times and times[0] < horizon:
+        times.popleft()

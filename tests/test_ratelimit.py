@@ -165,6 +165,9 @@ class EveryTenth:
             self.cold.append(slot)
         return slot
 
+    def share(self) -> float:
+        return 10.0
+
 
 def test_aligned_slots_follow_the_schedule_and_wait_while_none_is_granted() -> None:
     clock = FakeClock()

@@ -36,7 +36,7 @@ import structlog
 
 from reconciler.clock import Clock
 from reconciler.errors import QuotaUnavailable
-from reconciler.quota.schedule import LEASE, Schedule
+from reconciler.quota.schedule import LEASE, TOLERANCE, Schedule
 from reconciler.ratelimit import Permit, RateLimiter, RateSettings
 
 log = structlog.get_logger("reconciler.quota")
@@ -45,6 +45,8 @@ log = structlog.get_logger("reconciler.quota")
 GRACE = 1.0
 #: Clock samples kept for the offset estimate (about two seconds of heartbeats).
 SAMPLES = 16
+#: Past one slot, to look for the next (far more than the rounding, far less than a slot).
+_STEP = 1e-4
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,19 +171,19 @@ class Membership:
             if not self._is_blocked(slot):
                 self._forget_blocked(before=earliest)
                 return slot
-            moment = slot + 1e-6
+            moment = slot + _STEP
 
     def _next_dealt(self, moment: float, *, after: bool = False) -> float | None:
-        start = moment + 1e-6 if after else moment
+        start = moment + _STEP if after else moment
         while True:
             slot = self._schedule.next_slot(self.identity.member, start, before=self._lease_end)
             if slot is None or not self._is_blocked(slot):
                 return slot
-            start = slot + 1e-6
+            start = slot + _STEP
 
     def _is_blocked(self, slot: float) -> bool:
-        index = bisect.bisect_left(self._blocked, slot - 1e-6)
-        return index < len(self._blocked) and self._blocked[index] <= slot + 1e-6
+        index = bisect.bisect_left(self._blocked, slot - TOLERANCE)
+        return index < len(self._blocked) and self._blocked[index] <= slot + TOLERANCE
 
     def _forget_blocked(self, *, before: float) -> None:
         while self._blocked and self._blocked[0] < before - 1.0:

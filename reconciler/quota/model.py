@@ -17,15 +17,20 @@ Used by the tests (convergence of two and three runners, a foreign load) and by
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
+import math
 import random
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from reconciler.backoff import RetryPolicy
-from reconciler.ratelimit import Limiter, Permit
+from reconciler.errors import QuotaUnavailable
+from reconciler.quota.member import BoardView, Identity, Membership, SharedLimiter
+from reconciler.quota.schedule import HEARTBEAT, MemberRow, Schedule, plan
+from reconciler.ratelimit import Limiter, Permit, RateLimiter, RateSettings
 
 FOREIGN = "foreign"
 
@@ -38,6 +43,7 @@ class ServerSpec:
     latency: float = 0.1  # seconds from arrival to answer
     latency_jitter: float = 0.01  # extra uniform answer delay
     send_jitter: float = 0.004  # uniform delay from a permit's time to the arrival
+    cold_delay: float = 0.0  # extra uniform delay of a worker's first call
 
 
 @dataclass
@@ -122,12 +128,12 @@ class Simulation:
     def at(self, when: float, action: Callable[[], None]) -> None:
         heapq.heappush(self._events, _Event(max(when, self.now), next(self._seq), action))
 
-    def every(self, period: float, action: Callable[[], None], *, start: float = 0.0) -> None:
-        """Call ``action`` every ``period`` seconds from ``start`` while it returns."""
+    def every(self, period: float, action: Callable[[], bool], *, start: float = 0.0) -> None:
+        """Call ``action`` every ``period`` seconds from ``start`` while it returns True."""
 
         def tick() -> None:
-            action()
-            self.at(self.now + period, tick)
+            if action():
+                self.at(self.now + period, tick)
 
         self.at(start, tick)
 
@@ -154,12 +160,15 @@ class Simulation:
         start: float = 0.0,
         retry: RetryPolicy | None = None,
         on_finish: Callable[[], None] | None = None,
+        offset: float = 0.0,
     ) -> RunnerStats:
-        """A pool of ``workers`` stopping ``tasks`` tasks through ``limiter``."""
+        """A pool of ``workers`` stopping ``tasks`` tasks through ``limiter``, whose
+        clock reads ``offset`` more than the simulation's."""
         stats = RunnerStats(name, tasks, started=start)
         self.runners[name] = stats
+        policy = retry or RetryPolicy()
         _Pool(
-            self, stats, limiter, workers=workers, retry=retry or RetryPolicy(), on_finish=on_finish
+            self, stats, limiter, workers=workers, retry=policy, on_finish=on_finish, offset=offset
         )
         return stats
 
@@ -193,8 +202,10 @@ class _Pool:
         workers: int,
         retry: RetryPolicy,
         on_finish: Callable[[], None] | None,
+        offset: float,
     ) -> None:
         self.sim = sim
+        self.offset = offset
         self.stats = stats
         self.limiter = limiter
         self.retry = retry
@@ -203,9 +214,10 @@ class _Pool:
         self.on_finish = on_finish
         for _ in range(min(workers, self.todo)):
             self.active += 1
-            sim.at(stats.started, self._next_task)
+            # Each worker's first call opens its connection: it is cold.
+            sim.at(stats.started, lambda: self._next_task(cold=True))
 
-    def _next_task(self) -> None:
+    def _next_task(self, *, cold: bool = False) -> None:
         if self.todo == 0 or self.sim.is_dead(self.stats.name):
             self.active -= 1
             if (
@@ -218,32 +230,33 @@ class _Pool:
                     self.on_finish()
             return
         self.todo -= 1
-        self._attempt(attempt=1, started=self.sim.now)
+        self._attempt(_Call(started=self.sim.now, cold=cold))
 
-    def _attempt(self, *, attempt: int, started: float) -> None:
-        permit = self.limiter.reserve()
-        self.sim.at(permit.at, lambda: self._at_slot(permit, attempt=attempt, started=started))
+    def _attempt(self, call: _Call) -> None:
+        permit = self.limiter.reserve(cold=call.cold)
+        when = permit.at - self.offset
+        self.sim.at(when, lambda: self._at_slot(permit, call))
 
-    def _at_slot(self, permit: Permit, *, attempt: int, started: float) -> None:
+    def _at_slot(self, permit: Permit, call: _Call) -> None:
         if self.sim.is_dead(self.stats.name):
             return
         if not self.limiter.confirm(permit):
-            self._attempt(attempt=attempt, started=started)
+            self._attempt(call)
             return
         spec = self.sim.server.spec
         arrival = self.sim.now + spec.send_jitter * self.sim.random.random()
+        if call.cold:
+            arrival += spec.cold_delay * self.sim.random.random()
 
         def arrive() -> None:
             admitted = self.sim.server.arrive(self.sim.now, self.stats.name)
             self.stats.calls += 1
             answer = self.sim.now + spec.latency + spec.latency_jitter * self.sim.random.random()
-            self.sim.at(
-                answer, lambda: self._answered(permit, admitted, attempt=attempt, started=started)
-            )
+            self.sim.at(answer, lambda: self._answered(permit, admitted, call))
 
         self.sim.at(arrival, arrive)
 
-    def _answered(self, permit: Permit, admitted: bool, *, attempt: int, started: float) -> None:
+    def _answered(self, permit: Permit, admitted: bool, call: _Call) -> None:
         if self.sim.is_dead(self.stats.name):
             return
         if admitted:
@@ -253,15 +266,152 @@ class _Pool:
             return
         self.stats.throttled += 1
         self.limiter.penalize(permit)
-        delay = self.retry.delay(attempt, throttled=True, rand=self.sim.random.random)
-        elapsed = self.sim.now - started
-        if not self.retry.may_retry(attempt, elapsed=elapsed, next_delay=delay):
+        delay = self.retry.delay(call.attempt, throttled=True, rand=self.sim.random.random)
+        elapsed = self.sim.now - call.started
+        if not self.retry.may_retry(call.attempt, elapsed=elapsed, next_delay=delay):
             self.stats.failed += 1
             self._next_task()
             return
-        self.sim.at(
-            self.sim.now + delay, lambda: self._attempt(attempt=attempt + 1, started=started)
+        again = _Call(started=call.started, attempt=call.attempt + 1)
+        self.sim.at(self.sim.now + delay, lambda: self._attempt(again))
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One task's call: its attempt number, when it began, whether it is cold."""
+
+    started: float
+    attempt: int = 1
+    cold: bool = False
+
+
+class MemoryBoard:
+    """The group's table, in memory: the same transaction logic as the PostgreSQL
+    board (``schedule.plan``) on the simulation's clock, plus ``skew`` seconds (the
+    database's clock need not agree with any runner's)."""
+
+    def __init__(self, sim: Simulation, *, skew: float = 1_700_000_000.0) -> None:
+        self.sim = sim
+        self.skew = skew
+        self.schedule = Schedule()
+        self.quiet_until = 0.0
+        self.rows: dict[str, MemberRow] = {}
+        self.sessions: set[str] = set()  # members whose session is open
+        self.down_from = math.inf
+        self.beats = 0
+
+    def beat(self, me: Identity, *, leaving: bool = False) -> BoardView:
+        now = self.now()
+        self.beats += 1
+        self.sessions.add(me.member)
+        mine = self.rows.get(me.member)
+        row = MemberRow(
+            me.member,
+            mine.joined if mine else now,
+            mine.read_at if mine else 0.0,
+            me.interval,
+            True,
         )
+        rows = [
+            MemberRow(r.member, r.joined, r.read_at, r.interval, r.member in self.sessions)
+            for r in self.rows.values()
+        ]
+        result = plan(
+            self.schedule, rows, me=row, leaving=leaving, now=now, quiet_until=self.quiet_until
+        )
+        self.schedule, self.quiet_until = result.schedule, result.quiet_until
+        for member in result.remove:
+            self.rows.pop(member, None)
+        if leaving:
+            self.rows.pop(me.member, None)
+        else:
+            self.rows[me.member] = MemberRow(me.member, row.joined, now, me.interval, True)
+        return BoardView(self.schedule, now)
+
+    def now(self) -> float:
+        if self.sim.now >= self.down_from:
+            raise QuotaUnavailable("shared quota (model): the database went away")
+        return self.sim.now + self.skew
+
+    def close(self) -> None:
+        pass
+
+
+class SimClock:
+    """A runner's local clock in the model: simulated time plus its own offset."""
+
+    def __init__(self, sim: Simulation, offset: float) -> None:
+        self.sim = sim
+        self.offset = offset
+
+    def monotonic(self) -> float:
+        return self.sim.now + self.offset
+
+    def wall(self) -> float:
+        return self.sim.now + self.offset
+
+    def wait(self, event: object, seconds: float) -> bool:
+        raise AssertionError("the model schedules events; nothing waits")
+
+
+def shared_runner(
+    sim: Simulation,
+    board: MemoryBoard,
+    name: str,
+    *,
+    tasks: int,
+    start: float = 0.0,
+    settings: RateSettings | None = None,
+    workers: int = 10,
+    offset: float = 0.0,
+) -> SharedLimiter:
+    """A runner of ``board``'s group: it joins at ``start``, heartbeats every
+    ``HEARTBEAT`` while it runs, and leaves when it finishes. ``offset`` sets its
+    local clock apart from everyone else's."""
+    settings = settings or RateSettings()
+    clock = SimClock(sim, offset)
+    identity = Identity(
+        member=name,
+        group="model",
+        action="StopStreamIngest",
+        host="model",
+        pid=0,
+        operation="apply",
+        rate=settings.rate,
+        interval=(settings.window + settings.guard) / settings.rate,
+    )
+    membership = Membership(board, identity, clock=clock, cold_guard=settings.cold_guard)
+    limiter = SharedLimiter(membership, settings, clock=clock)
+
+    def beat(*, leaving: bool = False) -> bool:
+        if limiter.alone or sim.is_dead(name):
+            return False
+        with contextlib.suppress(QuotaUnavailable):
+            membership.beat(leaving=leaving)
+        return True
+
+    def join() -> None:
+        beat()
+        sim.every(HEARTBEAT, beat, start=sim.now + HEARTBEAT)
+
+    def leave() -> None:
+        beat(leaving=True)
+        sim.kill(name, at=sim.now)  # nothing more from it, heartbeats included
+
+    sim.at(start, join)
+    sim.runner(
+        name, limiter, tasks=tasks, workers=workers, start=start, on_finish=leave, offset=offset
+    )
+    return limiter
+
+
+def alone_runner(
+    sim: Simulation, name: str, *, tasks: int, start: float = 0.0, workers: int = 10
+) -> RateLimiter:
+    """A runner coordinating with no one."""
+    limiter = RateLimiter(RateSettings(), clock=sim.clock)
+    sim.runner(name, limiter, tasks=tasks, workers=workers, start=start)
+    return limiter
 
 
 @dataclass(frozen=True)

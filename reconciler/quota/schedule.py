@@ -33,6 +33,9 @@ HEARTBEAT = 0.15
 EXPIRY = 1.0
 #: Epochs that ended this long ago are dropped from the group's row.
 HISTORY = 2.0
+#: Times this close are the same slot (seconds since the epoch, as doubles, carry
+#: about a tenth of a microsecond of rounding).
+TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +59,8 @@ class Epoch:
         """The first slot time of this epoch's grid at or after ``moment``."""
         if moment <= self.start:
             return self.start
-        return self.start + math.ceil((moment - self.start) / self.interval - 1e-9) * self.interval
+        steps = math.ceil((moment - self.start - TOLERANCE) / self.interval)
+        return self.start + steps * self.interval
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +78,7 @@ class Schedule:
                 continue
             position, count = epoch.members.index(member), len(epoch.members)
             lowest = max(earliest, epoch.start)
-            k = math.ceil((lowest - epoch.start) / epoch.interval - 1e-9)
+            k = math.ceil((lowest - epoch.start - TOLERANCE) / epoch.interval)
             k += (position - k) % count
             slot = epoch.start + k * epoch.interval
             if slot < end:
