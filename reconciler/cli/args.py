@@ -16,18 +16,35 @@ from reconciler.backoff import RetryPolicy
 from reconciler.engine import EngineSettings
 from reconciler.errors import UsageError
 from reconciler.operations import ApplyArgs, PlanArgs
+from reconciler.quota import check_group
 from reconciler.ratelimit import RateSettings
 from reconciler.runloop import LoopSettings
+from reconciler.state.location import is_postgres_location
+
+#: ``--quota off``: coordinate with no one.
+QUOTA_OFF = "off"
+
+
+@dataclass(frozen=True)
+class QuotaOptions:
+    """Where runners share the API quota: ``location`` is a postgresql:// URL, "off",
+    or None (the state's database if it is PostgreSQL)."""
+
+    location: str | None = None  # --quota, else RECONCILER_QUOTA
+    group: str | None = None  # --quota-group, else RECONCILER_QUOTA_GROUP
+    operation: str = "apply"  # how this process shows in ``reconciler quota``
 
 
 @dataclass(frozen=True)
 class Connection:
-    """Where the state and the TRTC API are (before anything is opened)."""
+    """Where the state, the TRTC API and the shared quota are (before anything is
+    opened)."""
 
     state: str | None = None  # --state, else RECONCILER_STATE, else the default file
     endpoint: str | None = None  # --endpoint, else RECONCILER_ENDPOINT, else the SDK's
     request_timeout: float = 10.0
     environ: Mapping[str, str] = field(default_factory=dict)
+    quota: QuotaOptions = field(default_factory=QuotaOptions)
 
 
 @dataclass(frozen=True)
@@ -71,6 +88,11 @@ class StatePushArgs:
 
 
 @dataclass(frozen=True)
+class QuotaArgs:
+    """``quota``: show who holds what (the group comes from the connection's options)."""
+
+
+@dataclass(frozen=True)
 class NoArgs:
     """A command that takes no arguments of its own (``schema``)."""
 
@@ -100,6 +122,7 @@ CommandArgs = (
     | StatePushArgs
     | RunArgs
     | EmulatorArgs
+    | QuotaArgs
     | NoArgs
 )
 
@@ -113,7 +136,7 @@ class Invocation:
 
 
 #: Commands whose results can be shown as JSON (``--json``).
-_JSON_COMMANDS = frozenset({"validate", "plan", "apply"})
+_JSON_COMMANDS = frozenset({"validate", "plan", "apply", "quota"})
 #: Commands that talk to the TRTC API (``--request-timeout`` and the engine options).
 _CLOUD_COMMANDS = frozenset({"plan", "apply", "run"})
 
@@ -130,6 +153,7 @@ def from_namespace(ns: argparse.Namespace, environ: Mapping[str, str]) -> Invoca
         endpoint=ns.endpoint or environ.get("RECONCILER_ENDPOINT"),
         request_timeout=ns.request_timeout if command in _CLOUD_COMMANDS else 10.0,
         environ=environ,
+        quota=_quota_options(command, ns, environ),
     )
     presentation = Presentation(
         json=command in _JSON_COMMANDS and ns.json,
@@ -138,6 +162,26 @@ def from_namespace(ns: argparse.Namespace, environ: Mapping[str, str]) -> Invoca
         log_level=ns.log_level,
     )
     return Invocation(command, _command_args(command, ns), connection, presentation)
+
+
+def _quota_options(
+    command: str, ns: argparse.Namespace, environ: Mapping[str, str]
+) -> QuotaOptions:
+    if command not in (*_CLOUD_COMMANDS, "quota"):
+        return QuotaOptions()
+    location = ns.quota or environ.get("RECONCILER_QUOTA") or None
+    if location is not None and location.strip().lower() == QUOTA_OFF:
+        location = QUOTA_OFF
+    elif location is not None and not is_postgres_location(location):
+        raise UsageError(
+            "--quota takes a postgresql:// URL or 'off' (it can also come from RECONCILER_QUOTA)"
+        )
+    group = ns.quota_group or environ.get("RECONCILER_QUOTA_GROUP") or None
+    return QuotaOptions(
+        location=location,
+        group=check_group(group) if group is not None else None,
+        operation=command,
+    )
 
 
 def _command_args(command: str, ns: argparse.Namespace) -> CommandArgs:
@@ -173,6 +217,8 @@ def _command_args(command: str, ns: argparse.Namespace) -> CommandArgs:
         return StateRmArgs(tuple(ns.addresses), ns.lock_timeout)
     if command == "state push":
         return StatePushArgs(ns.file, ns.force, ns.lock_timeout)
+    if command == "quota":
+        return QuotaArgs()
     return NoArgs()
 
 

@@ -17,6 +17,7 @@ from reconciler import operations, runloop
 from reconciler.cli.args import (
     EmulatorArgs,
     Invocation,
+    QuotaArgs,
     RunArgs,
     StatePushArgs,
     StateReadArgs,
@@ -26,6 +27,7 @@ from reconciler.cli.args import (
 )
 from reconciler.errors import ManifestsInvalid
 from reconciler.operations import ApplyArgs, PlanArgs, Ports
+from reconciler.operations import quota as quota_ops
 from reconciler.operations import state as state_ops
 from reconciler.results import ApplyStatus
 from reconciler.views import (
@@ -35,6 +37,9 @@ from reconciler.views import (
     PlanHuman,
     PlanJson,
     PlanView,
+    QuotaHuman,
+    QuotaJson,
+    QuotaView,
     StateHuman,
     ValidateHuman,
     ValidateJson,
@@ -151,6 +156,17 @@ class State:
 
 
 @dataclass(frozen=True)
+class Quota:
+    """``quota``: who holds what of the shared API quota now."""
+
+    view: QuotaView
+
+    def run(self, context: Context) -> int:
+        self.view.shown(quota_ops.holders(context.ports))
+        return EXIT_OK
+
+
+@dataclass(frozen=True)
 class Schema:
     view: View
 
@@ -175,6 +191,8 @@ def command_for(invocation: Invocation) -> Command:
         return Run(args, View())
     if isinstance(args, (StateReadArgs, StateShowArgs, StateRmArgs, StatePushArgs)):
         return State(args, StateHuman())
+    if isinstance(args, QuotaArgs):
+        return Quota(QuotaJson() if as_json else QuotaHuman())
     return Schema(View())
 
 

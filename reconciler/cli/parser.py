@@ -102,6 +102,24 @@ def _engine_options() -> Parser:
     return engine
 
 
+def _quota_options() -> Parser:
+    quota = Parser(add_help=False)
+    quota.add_argument(
+        "--quota",
+        metavar="LOCATION",
+        help="share the API quota with the other runners of the account through this "
+        "postgresql:// database, or 'off' (env RECONCILER_QUOTA; default: the state's "
+        "database when the state is on PostgreSQL, else off)",
+    )
+    quota.add_argument(
+        "--quota-group",
+        metavar="NAME",
+        help="the group of runners sharing one quota (env RECONCILER_QUOTA_GROUP; "
+        "default: derived from the credentials' account, without revealing them)",
+    )
+    return quota
+
+
 def _lock_options() -> Parser:
     lock = Parser(add_help=False)
     lock.add_argument(
@@ -117,6 +135,7 @@ def _lock_options() -> Parser:
 def build_parser() -> Parser:
     """The whole grammar; ``command`` (and ``state_command``) name what to run."""
     common, engine, lock = _common_options(), _engine_options(), _lock_options()
+    engine = Parser(add_help=False, parents=[engine, _quota_options()])
     parser = Parser(
         prog="reconciler",
         description="Stop TRTC stream-ingest tasks declared in YAML manifests: "
@@ -176,6 +195,13 @@ def build_parser() -> Parser:
         "--metrics-file", metavar="PATH", help="write Prometheus text metrics here after each cycle"
     )
     p.add_argument("--max-cycles", type=positive_int, default=None, help=argparse.SUPPRESS)
+
+    p = commands.add_parser(
+        "quota",
+        parents=[common, _quota_options()],
+        help="who holds what of the shared API quota now",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON document")
 
     commands.add_parser("schema", help="print the manifest JSON Schema")
     _add_emulator_command(commands)

@@ -16,6 +16,8 @@ from typing import Protocol
 
 from reconciler.clock import Halt
 from reconciler.engine import TaskApi
+from reconciler.errors import UsageError
+from reconciler.quota.report import GroupReport
 from reconciler.ratelimit import LOCAL_QUOTA, Quota
 from reconciler.state import StateStore, current_holder
 from reconciler.trtc import ClientSettings, CredentialSource, Endpoint, TrtcApi, resolve_credentials
@@ -53,14 +55,29 @@ class CloudConnector(Protocol):
 class QuotaPort(Protocol):
     """The API quota of an account, as runs of this process share it."""
 
-    def for_account(self, account: str) -> Quota: ...
+    def for_account(self, account: str) -> Quota:
+        """The quota runs for ``account`` (a tag from ``CloudLink``) draw on."""
+        ...
+
+    def holders(self, group: str | None) -> list[GroupReport]:
+        """Who holds what now, in every group or in ``group``; ``ReconcilerError``."""
+        ...
 
 
+@dataclass(frozen=True)
 class Alone:
     """No coordination: every run paces itself (and backs off when throttled)."""
 
+    why: str = "no shared quota is configured"
+
     def for_account(self, account: str) -> Quota:
         return LOCAL_QUOTA
+
+    def holders(self, group: str | None) -> list[GroupReport]:
+        raise UsageError(
+            f"{self.why}: pass --quota postgresql://… (or set RECONCILER_QUOTA), "
+            "or keep the state on PostgreSQL"
+        )
 
 
 @dataclass(frozen=True)

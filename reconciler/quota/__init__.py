@@ -29,13 +29,23 @@ import structlog
 
 from reconciler.clock import Clock
 from reconciler.errors import QuotaUnavailable, UsageError
-from reconciler.quota.member import GRACE, Board, Identity, Membership, SharedLimiter
+from reconciler.quota.member import (
+    GRACE,
+    Board,
+    BoardView,
+    Identity,
+    Membership,
+    SharedLimiter,
+)
+from reconciler.quota.report import GroupReport, MemberReport
 from reconciler.quota.schedule import HEARTBEAT, LEASE
 from reconciler.ratelimit import Limiter, Quota, RateSettings
 
 __all__ = [
     "GROUP_PATTERN",
     "Board",
+    "GroupReport",
+    "MemberReport",
     "SharedQuota",
     "SharedQuotaConnector",
     "check_group",
@@ -80,7 +90,10 @@ class SharedQuota:
             rate=settings.rate,
             interval=(settings.window + settings.guard) / settings.rate,
         )
-        board = self.open_board()
+        try:
+            board = self.open_board()
+        except QuotaUnavailable as exc:
+            board = _Unreachable(exc)
         membership = Membership(board, identity, clock=clock, cold_guard=settings.cold_guard)
         limiter = SharedLimiter(membership, settings, clock=clock)
         try:
@@ -97,6 +110,22 @@ class SharedQuota:
             yield limiter
         finally:
             heartbeat.stop()
+
+
+class _Unreachable:
+    """The board of a quota that cannot even be opened: every heartbeat fails."""
+
+    def __init__(self, error: QuotaUnavailable) -> None:
+        self._error = error
+
+    def beat(self, me: Identity, *, leaving: bool = False) -> BoardView:
+        raise self._error
+
+    def now(self) -> float:
+        raise self._error
+
+    def close(self) -> None:
+        pass
 
 
 class _Heartbeat:
@@ -141,12 +170,31 @@ class SharedQuotaConnector:
     group: str | None = None
     operation: str = "apply"
 
-    def for_account(self, account_tag: str) -> Quota:
-        from reconciler.quota.postgres import PostgresBoard
-
-        location = self.location
+    def for_account(self, account: str) -> Quota:
         return SharedQuota(
-            lambda: PostgresBoard(location),
-            group=self.group or default_group(account_tag),
+            self._open_board,
+            group=self.group or default_group(account),
             operation=self.operation,
         )
+
+    def holders(self, group: str | None) -> list[GroupReport]:
+        with _needs_psycopg():
+            from reconciler.quota.postgres import read_groups
+        return read_groups(self.location, group=group or self.group)
+
+    def _open_board(self) -> Board:
+        with _needs_psycopg():
+            from reconciler.quota.postgres import PostgresBoard
+        return PostgresBoard(self.location)
+
+
+@contextlib.contextmanager
+def _needs_psycopg() -> Iterator[None]:
+    """Imports of ``reconciler.quota.postgres`` (psycopg is the ``postgres`` extra)."""
+    try:
+        yield
+    except ImportError as exc:
+        raise QuotaUnavailable(
+            f"the shared quota needs psycopg ({exc}): "
+            "pip install 'trtc-ingest-reconciler[postgres]'"
+        ) from None

@@ -6,6 +6,7 @@ nothing; they import no operation (only the result values operations return).
 from reconciler.views.apply import ApplyHuman, ApplyJson, ApplyView
 from reconciler.views.base import Streams, View, is_terminal
 from reconciler.views.plan import PlanHuman, PlanJson, PlanView
+from reconciler.views.quota import QuotaHuman, QuotaJson, QuotaView
 from reconciler.views.state import StateHuman
 from reconciler.views.validate import ValidateHuman, ValidateJson, ValidateView
 
@@ -16,6 +17,9 @@ __all__ = [
     "PlanHuman",
     "PlanJson",
     "PlanView",
+    "QuotaHuman",
+    "QuotaJson",
+    "QuotaView",
     "StateHuman",
     "Streams",
     "ValidateHuman",
