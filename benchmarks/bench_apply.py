@@ -24,15 +24,18 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
+
+from reconciler.emulator import DEFAULT_SECRET_KEY, AdminClient, SeedTask
 
 QUOTA = 20
 APP = 1400000001
 
 
-class Emu:
+class Emu(AdminClient):
+    """``reconciler emulator`` in a subprocess; this object is its admin client."""
+
     def __init__(self, latency: float, cwd: Path) -> None:
         self.proc = subprocess.Popen(
             [
@@ -54,26 +57,14 @@ class Emu:
         )
         assert self.proc.stdout is not None
         info = json.loads(self.proc.stdout.readline())
-        self.url: str = info["url"]
+        super().__init__(info["url"])
         self.port: int = info["port"]
         self.secret_id: str = info["secretId"]
 
-    def admin(self, path: str, body: object | None = None) -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            self.url + path, data=data, method="POST" if data is not None else "GET"
-        )
-        request.add_header("Content-Type", "application/json")
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return json.loads(response.read())
-
     def seed(self, prefix: str, count: int) -> list[str]:
         ids = [f"{prefix}-{i:05d}" for i in range(count)]
-        self.admin(
-            "/_emulator/tasks",
-            {"tasks": [{"sdkAppId": APP, "taskId": t, "region": "ap-singapore"} for t in ids]},
-        )
-        self.admin("/_emulator/reset-stats", {})
+        self.add_tasks(SeedTask(APP, task_id) for task_id in ids)
+        self.reset_stats()
         return ids
 
     def close(self) -> None:
@@ -162,8 +153,6 @@ def main() -> int:
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument("--skip-naive", action="store_true")
     args, extra = parser.parse_known_args()
-    from reconciler.emulator import DEFAULT_SECRET_KEY
-
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         emu = Emu(args.latency, work)
@@ -178,7 +167,7 @@ def main() -> int:
                 else:
                     (work / kind).mkdir()
                     measured = reconciler_apply(emu, ids, DEFAULT_SECRET_KEY, work / kind, extra)
-                stats = emu.admin("/_emulator/stats")
+                stats = emu.stats()
                 calls = stats["calls"].get("StopStreamIngest", 0)
                 throttled = stats["errors"].get("RequestLimitExceeded", 0)
                 effective = sum(stats["effective_stops"].values())

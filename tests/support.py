@@ -9,18 +9,17 @@ import subprocess
 import sys
 import textwrap
 import time
-import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from reconciler.emulator import DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY
+from reconciler.emulator import DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY, AdminClient
 
 APP = 1400000001
 
 
-class EmulatorProcess:
-    """``reconciler emulator`` in a subprocess, with its admin API at hand."""
+class EmulatorProcess(AdminClient):
+    """``reconciler emulator`` in a subprocess; this object is its admin client."""
 
     def __init__(self, *args: str, cwd: Path) -> None:
         self.proc = subprocess.Popen(
@@ -38,30 +37,7 @@ class EmulatorProcess:
                 "emulator did not start: " + (self.proc.stderr.read() if self.proc.stderr else "")
             )
         self.info = json.loads(line)
-        self.url: str = self.info["url"]
-
-    def _request(self, path: str, body: object | None = None) -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url + path, data=data, method="POST" if data else "GET")
-        req.add_header("Content-Type", "application/json")
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return json.loads(resp.read())
-
-    def stats(self) -> dict[str, Any]:
-        return self._request("/_emulator/stats")  # type: ignore[no-any-return]
-
-    def tasks(self) -> list[dict[str, Any]]:
-        doc = self._request("/_emulator/tasks")
-        return doc["tasks"] if isinstance(doc, dict) else doc  # type: ignore[no-any-return]
-
-    def configure(self, **settings: object) -> None:
-        self._request("/_emulator/config", settings)
-
-    def add_tasks(self, tasks: Sequence[Mapping[str, object]]) -> None:
-        self._request("/_emulator/tasks", {"tasks": list(tasks)})
-
-    def effective_stops(self) -> dict[str, int]:
-        return dict(self.stats()["effective_stops"])
+        super().__init__(self.info["url"])
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -33,7 +33,7 @@ def test_no_product_module_is_over_the_limit() -> None:
 def test_no_test_file_is_over_the_limit() -> None:
     long = {
         str(p.relative_to(ROOT)): _lines(p)
-        for p in (ROOT / "tests").glob("*.py")
+        for p in (ROOT / "tests").rglob("*.py")
         if _lines(p) > MAX_TEST_FILE_LINES
     }
     assert long == {}
@@ -73,3 +73,16 @@ def test_nothing_cites_documents_outside_the_repository() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     cited += [f"README.md: {n}" for n in ("../shared", "SPEC.md", "STYLE.md") if n in readme]
     assert cited == []
+
+
+def test_no_import_cycles() -> None:
+    """No two modules of the package import each other, directly or through others."""
+    import grimp
+
+    graph = grimp.build_graph("reconciler")
+    cycles = set()
+    for module in graph.modules:
+        for imported in graph.find_modules_directly_imported_by(module):
+            if graph.find_shortest_chain(importer=imported, imported=module):
+                cycles.add(tuple(sorted((module, imported))))
+    assert sorted(cycles) == []

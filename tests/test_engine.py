@@ -16,52 +16,17 @@ from reconciler.backoff import RetryPolicy
 from reconciler.clock import Halt
 from reconciler.domain import (
     EMPTY_STATE,
-    CallError,
     DesiredTask,
     LiveStatus,
     Outcome,
     TaskResult,
 )
 from reconciler.engine import ApplyReport, EngineSettings, Progress, apply_plan, refresh
-from reconciler.errors import CloudCallError, StateError
+from reconciler.errors import StateError
 from reconciler.planner import make_plan
 from reconciler.ratelimit import RateSettings
 from reconciler.state import StateStore, open_store
-from reconciler.trtc import classify
-from tests.fakes import FakeClock
-
-
-class ScriptedApi:
-    """Answers per address from a script: codes raise, None succeeds; then succeeds."""
-
-    def __init__(
-        self,
-        script: Mapping[str, Sequence[str | None]],
-        calls: list[str],
-        lock: threading.Lock,
-        on_call: Callable[[int], None] | None = None,
-    ) -> None:
-        self.script = {address: list(answers) for address, answers in script.items()}
-        self.calls = calls
-        self.lock = lock
-        self.on_call = on_call
-
-    def stop(self, *, sdk_app_id: int, task_id: str, region: str) -> str:
-        address = f"{sdk_app_id}/{task_id}"
-        with self.lock:
-            self.calls.append(address)
-            answers = self.script.get(address, [])
-            code = answers.pop(0) if answers else None
-            count = len(self.calls)
-        if self.on_call is not None:
-            self.on_call(count)
-        if code is not None:
-            raise CloudCallError(CallError(code, f"scripted {code}", "req-x"), classify(code))
-        return f"req-{address}"
-
-    def describe(self, *, sdk_app_id: int, task_id: str, region: str) -> LiveStatus:
-        self.stop(sdk_app_id=sdk_app_id, task_id=task_id, region=region)
-        return LiveStatus.IN_PROGRESS if task_id != "gone" else LiveStatus.NOT_EXIST
+from tests.fakes import FakeClock, ScriptedCloud
 
 
 class Recorder:
@@ -103,15 +68,12 @@ def run(
     on_call: Callable[[int, Halt], None] | None = None,
 ) -> tuple[ApplyReport, Recorder, list[str]]:
     halt = Halt(FakeClock())
-    calls: list[str] = []
-    lock = threading.Lock()
+    cloud = ScriptedCloud(script, on_call=(lambda c: on_call(c, halt)) if on_call else None)
     recorder = Recorder(store)
     report = apply_plan(
         make_plan(tasks(n), store.read()),
         store=store,
-        api_factory=lambda: ScriptedApi(
-            script, calls, lock, on_call=(lambda c: on_call(c, halt)) if on_call else None
-        ),
+        api_factory=cloud.api,
         observer=recorder,
         settings=EngineSettings(
             parallelism=parallelism,
@@ -121,7 +83,7 @@ def run(
         halt=halt,
         rand=lambda: 0.5,
     )
-    return report, recorder, calls
+    return report, recorder, cloud.calls
 
 
 def test_success_and_converged_are_recorded_before_reported(store: StateStore) -> None:
@@ -172,7 +134,7 @@ def test_task_errors_fail_only_that_task(store: StateStore, code: str) -> None:
     assert calls.count("1400000001/t002") == 1
     failed = [r for r in recorder.results if r.outcome is Outcome.FAILED]
     assert failed[0].error is not None and failed[0].error.code == code
-    assert calls[2] not in store.read().records  # the call that never answered
+    assert "1400000001/t002" not in store.read().records
 
 
 def test_retries_are_bounded_by_attempts(store: StateStore) -> None:
@@ -220,7 +182,6 @@ def test_forget_touches_state_only(store: StateStore) -> None:
 
 
 def test_refresh_annotates_and_stops_nothing() -> None:
-    calls: list[str] = []
     plan = make_plan(
         [
             DesiredTask(1, "live", "ap-mumbai", "m:1"),
@@ -231,9 +192,7 @@ def test_refresh_annotates_and_stops_nothing() -> None:
     )
     report = refresh(
         plan.changes,
-        api_factory=lambda: ScriptedApi(
-            {"1/bad": ["InvalidParameter.TaskId"]}, calls, threading.Lock()
-        ),
+        api_factory=ScriptedCloud({"1/bad": ["InvalidParameter.TaskId"]}).api,
         halt=Halt(FakeClock()),
     )
     assert report.live == {"1/live": LiveStatus.IN_PROGRESS, "1/gone": LiveStatus.NOT_EXIST}
@@ -243,12 +202,11 @@ def test_refresh_annotates_and_stops_nothing() -> None:
 def test_fatal_error_halts_only_its_own_run(store: StateStore) -> None:
     """A credential failure stops this apply, not the caller's halt (a run loop goes on)."""
     halt = Halt(FakeClock())
-    calls: list[str] = []
     script = {f"1400000001/t{i:03d}": ["AuthFailure.SecretIdNotFound"] for i in range(10)}
     report = apply_plan(
         make_plan(tasks(10), store.read()),
         store=store,
-        api_factory=lambda: ScriptedApi(script, calls, threading.Lock()),
+        api_factory=ScriptedCloud(script).api,
         observer=Recorder(store),
         settings=EngineSettings(parallelism=2),
         halt=halt,
@@ -273,12 +231,12 @@ def test_a_failed_commit_stops_the_workers(store: StateStore) -> None:
         def remove(self, addresses: object) -> int:
             return 0
 
-    calls: list[str] = []
+    cloud = ScriptedCloud()
     with pytest.raises(StateError):
         apply_plan(
             make_plan(tasks(200), EMPTY_STATE),
             store=BrokenStore(),  # type: ignore[arg-type]
-            api_factory=lambda: ScriptedApi({}, calls, threading.Lock()),
+            api_factory=cloud.api,
             observer=Recorder(store),
             settings=EngineSettings(parallelism=4),
             halt=Halt(FakeClock()),
@@ -289,7 +247,7 @@ def test_a_failed_commit_stops_the_workers(store: StateStore) -> None:
             break
         deadline.wait(0.05)
     assert not any(t.name.startswith("reconciler-worker") for t in threading.enumerate())
-    assert len(calls) <= 3 + 4
+    assert len(cloud.calls) <= 3 + 4
 
 
 def test_after_a_halt_in_flight_calls_are_abandoned_after_the_drain_timeout(
@@ -300,17 +258,17 @@ def test_after_a_halt_in_flight_calls_are_abandoned_after_the_drain_timeout(
     clock = FakeClock()
     halt = Halt(clock)
     stuck = threading.Event()  # never set: the third call hangs
-    calls: list[str] = []
 
     def on_call(count: int) -> None:
         if count == 3:
             halt.set()
             stuck.wait(30)
 
+    cloud = ScriptedCloud(on_call=on_call)
     report = apply_plan(
         make_plan(tasks(10), store.read()),
         store=store,
-        api_factory=lambda: ScriptedApi({}, calls, threading.Lock(), on_call=on_call),
+        api_factory=cloud.api,
         observer=Recorder(store),
         settings=EngineSettings(parallelism=2, drain_timeout=3.0),
         halt=halt,
@@ -320,4 +278,4 @@ def test_after_a_halt_in_flight_calls_are_abandoned_after_the_drain_timeout(
     assert clock.monotonic() >= 3.0
     assert report.counts["stopped"] <= 3
     assert len(store.read().records) == report.counts["stopped"]
-    assert calls[2] not in store.read().records  # the call that never answered
+    assert cloud.calls[2] not in store.read().records  # the call that never answered

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import stat
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -157,18 +156,17 @@ def test_sqlite_refuses_a_newer_schema(tmp_path: Path) -> None:
         open_store(str(path)).read()
 
 
-def test_sqlite_reads_100k_records_fast(tmp_path: Path) -> None:
+def test_sqlite_reads_back_100k_records(tmp_path: Path) -> None:
+    """A big state round-trips whole (its speed is measured in benchmarks/, not here)."""
     store = open_store(str(tmp_path / "state.db"))
     records = [make_record(f"task-{i}") for i in range(100_000)]
     store.push(snapshot("L", 1, *records))
     store.close()
     reader = open_store(str(tmp_path / "state.db"))
-    started = time.monotonic()
     state = reader.read()
-    elapsed = time.monotonic() - started
     reader.close()
     assert len(state.records) == 100_000
-    assert elapsed < 1.0
+    assert state.records["1400000001/task-99999"] == records[-1]
 
 
 # -- PostgreSQL only ---------------------------------------------------------

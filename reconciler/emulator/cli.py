@@ -2,9 +2,9 @@
 the flags, turning them into an ``EmulatorConfig``, and serving until SIGINT/SIGTERM.
 
 On start it prints exactly one JSON line to stdout —
-``{"event": "listening", "url", "port", "secretId", "tasks"}`` — and nothing else;
-the secret key and token are never printed. Bad flags or seed files end it with one
-error line on stderr and exit status 1.
+``{"event": "listening", "url", "port", "secretId", "secretIds", "tasks"}`` — and
+nothing else; secret keys and tokens are never printed. Bad flags or files end it
+with one error line on stderr and exit status 1.
 """
 
 from __future__ import annotations
@@ -20,14 +20,20 @@ from collections.abc import Sequence
 from types import FrameType
 
 from reconciler.emulator.config import (
+    DEFAULT_CREDENTIAL_TTL,
     DEFAULT_RATE_LIMIT,
     DEFAULT_SECRET_ID,
     DEFAULT_SECRET_KEY,
     FAULT_NAMES,
-    ConfigError,
     EmulatorConfig,
     FaultKind,
     FaultRates,
+    KeyPair,
+    WebIdentity,
+    load_credentials_file,
+)
+from reconciler.emulator.documents import ConfigError
+from reconciler.emulator.seeds import (
     SeedTask,
     TaskStatus,
     check_unique,
@@ -35,18 +41,12 @@ from reconciler.emulator.config import (
     parse_task_address,
 )
 from reconciler.emulator.server import Emulator
+from reconciler.emulator.window import RateCounting
 
 PROG = "reconciler emulator"
 
 
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    """Add the emulator's flags to ``parser`` (a subcommand parser or a standalone one)."""
-    parser.add_argument(
-        "--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)"
-    )
-    parser.add_argument(
-        "--port", type=int, default=0, help="port to listen on; 0 picks a free one (default)"
-    )
+def _add_task_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tasks",
         dest="tasks_file",
@@ -68,23 +68,93 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         metavar="SDKAPPID/TASKID@REGION",
         help="seed one task that has already ended (repeatable)",
     )
+
+
+def _add_credential_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--secret-id",
-        default=DEFAULT_SECRET_ID,
-        help="test SecretId the emulator accepts (default: %(default)s)",
+        action="append",
+        metavar="ID",
+        help=f"a test SecretId the emulator accepts (default {DEFAULT_SECRET_ID}); repeat it"
+        " with --secret-key for several credentials of the same account, paired in order",
     )
     parser.add_argument(
         "--secret-key",
-        default=DEFAULT_SECRET_KEY,
-        help="test SecretKey signatures are checked against (a test value, never a real key)",
+        action="append",
+        metavar="KEY",
+        help="the test SecretKey signatures are checked against (a test value, never a"
+        " real key); repeatable, paired with --secret-id in order",
     )
-    parser.add_argument("--token", default=None, help="require this X-TC-Token session token")
+    parser.add_argument(
+        "--token", default=None, help="require this X-TC-Token session token (one pair only)"
+    )
+    parser.add_argument(
+        "--credentials",
+        metavar="FILE",
+        help="more credentials of the account, JSON or YAML: "
+        '{"credentials": [{"secretId", "secretKey", "token"}]}',
+    )
+    parser.add_argument(
+        "--role",
+        action="append",
+        default=[],
+        metavar="ARN",
+        help="a role STS AssumeRole / AssumeRoleWithWebIdentity may assume, e.g."
+        " qcs::cam::uin/100000000001:roleName/deployer (repeatable)",
+    )
+    parser.add_argument(
+        "--web-identity-provider",
+        metavar="ID",
+        help="the OIDC provider id AssumeRoleWithWebIdentity accepts",
+    )
+    parser.add_argument(
+        "--web-identity-token",
+        action="append",
+        default=[],
+        metavar="TOKEN",
+        help="an OIDC token AssumeRoleWithWebIdentity accepts (repeatable)",
+    )
+    parser.add_argument(
+        "--web-identity-token-file",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a file holding an accepted OIDC token (repeatable)",
+    )
+    parser.add_argument(
+        "--credential-ttl",
+        type=int,
+        default=DEFAULT_CREDENTIAL_TTL,
+        metavar="SECONDS",
+        help="the longest life of temporary credentials STS issues, whatever"
+        " DurationSeconds asks (default %(default)s)",
+    )
+
+
+def _add_traffic_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rate-limit",
         type=int,
         default=DEFAULT_RATE_LIMIT,
         metavar="N",
-        help="requests per action per sliding second; 0 disables (default %(default)s)",
+        help="requests per TRTC action per sliding second, for the whole account;"
+        " 0 disables (default %(default)s)",
+    )
+    parser.add_argument(
+        "--rate-limit-counts",
+        choices=[counting.value for counting in RateCounting],
+        default=RateCounting.THROTTLED.value,
+        help="which arrivals fill the window: 'throttled' counts every arrival, throttled"
+        " ones too, so a client that keeps sending while throttled stays throttled;"
+        " 'admitted' counts admitted ones only (default %(default)s)",
+    )
+    parser.add_argument(
+        "--foreign-rate",
+        type=float,
+        default=0.0,
+        metavar="R",
+        help="another client of the account: R synthetic StopStreamIngest arrivals per"
+        " second in the same window, reported apart in the stats (default 0)",
     )
     parser.add_argument(
         "--latency", type=float, default=0.0, metavar="SECONDS", help="delay before each answer"
@@ -103,6 +173,19 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         metavar="KIND=PROB",
         help=f"inject a fault with a probability (repeatable); kinds: {', '.join(FAULT_NAMES)}",
     )
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Add the emulator's flags to ``parser`` (a subcommand parser or a standalone one)."""
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=0, help="port to listen on; 0 picks a free one (default)"
+    )
+    _add_task_flags(parser)
+    _add_credential_flags(parser)
+    _add_traffic_flags(parser)
     parser.add_argument(
         "--seed", type=int, default=None, help="random seed for faults, jitter and task ids"
     )
@@ -127,6 +210,60 @@ def parse_fault_flags(flags: Sequence[str]) -> FaultRates:
     return FaultRates.from_mapping(rates)
 
 
+def credentials_from_args(args: argparse.Namespace) -> tuple[KeyPair, ...]:
+    """The account's credentials, the first one first: ``--secret-id`` / ``--secret-key``
+    pairs (one of them alone pairs with the default of the other), then
+    ``--credentials FILE``; with neither, the default test pair."""
+    ids: list[str] = args.secret_id or []
+    keys: list[str] = args.secret_key or []
+    from_file = load_credentials_file(args.credentials) if args.credentials else ()
+    if len(ids) == len(keys):
+        pairs = list(zip(ids, keys, strict=True))
+    elif len(ids) == 1 and not keys:
+        pairs = [(ids[0], DEFAULT_SECRET_KEY)]
+    elif len(keys) == 1 and not ids:
+        pairs = [(DEFAULT_SECRET_ID, keys[0])]
+    else:
+        raise ConfigError(
+            "--secret-id and --secret-key pair up in order:"
+            f" got {len(ids)} ids and {len(keys)} keys"
+        )
+    if not pairs and not from_file:
+        pairs = [(DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY)]
+    if args.token and len(pairs) != 1:
+        raise ConfigError(
+            "--token goes with one --secret-id/--secret-key pair; give the tokens of several"
+            " pairs in --credentials FILE"
+        )
+    flagged = tuple(KeyPair(i, k, token=args.token or None) for i, k in pairs)
+    return flagged + from_file
+
+
+def _read_token_file(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            token = handle.read(1024 * 1024).strip()
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
+        raise ConfigError(f"cannot read web identity token file {path}: {reason}") from None
+    if not token:
+        raise ConfigError(f"web identity token file {path} is empty")
+    return token
+
+
+def web_identity_from_args(args: argparse.Namespace) -> WebIdentity | None:
+    tokens = [*args.web_identity_token, *map(_read_token_file, args.web_identity_token_file)]
+    if args.web_identity_provider is None:
+        if tokens:
+            raise ConfigError("--web-identity-token needs --web-identity-provider")
+        return None
+    if not tokens:
+        raise ConfigError(
+            "--web-identity-provider needs --web-identity-token or --web-identity-token-file"
+        )
+    return WebIdentity(args.web_identity_provider, tuple(tokens))
+
+
 def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
     """The configuration the flags describe; ConfigError names the bad flag or file."""
     tasks: list[SeedTask] = []
@@ -137,16 +274,23 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         parse_task_address(text, status=TaskStatus.FINISHED) for text in args.finished_task
     )
     check_unique(tasks)
+    first, *more = credentials_from_args(args)
     return EmulatorConfig(
         host=args.host,
         port=args.port,
-        secret_id=args.secret_id,
-        secret_key=args.secret_key,
-        token=args.token or None,
+        secret_id=first.secret_id,
+        secret_key=first.secret_key,
+        token=first.token,
+        extra_credentials=tuple(more),
         rate_limit=args.rate_limit,
+        rate_limit_counts=RateCounting.parse(args.rate_limit_counts),
+        foreign_rate=args.foreign_rate,
         latency=args.latency,
         latency_jitter=args.latency_jitter,
         faults=parse_fault_flags(args.fault),
+        roles=tuple(args.role),
+        web_identity=web_identity_from_args(args),
+        credential_ttl=args.credential_ttl,
         seed=args.seed,
         tasks=tuple(tasks),
     )
@@ -186,6 +330,26 @@ def _wait_for_signal(stop: threading.Event) -> None:
             signal.signal(sig, handler)
 
 
+def _announce(emulator: Emulator) -> None:
+    config = emulator.config
+    line = {
+        "event": "listening",
+        "url": emulator.url,
+        "port": emulator.port,
+        "secretId": config.secret_id,
+        "secretIds": [pair.secret_id for pair in config.credentials],
+        "tasks": len(config.tasks),
+    }
+    print(json.dumps(line), flush=True)
+    if sys.stderr.isatty():
+        print(
+            f"TRTC and STS API emulator listening on {emulator.url} (SecretId"
+            f" {config.secret_id}); stats at /_emulator/stats; Ctrl-C to stop",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
 def run(args: argparse.Namespace, *, stop: threading.Event | None = None) -> int:
     """Serve until SIGINT/SIGTERM (or until ``stop`` is set); 0 after a clean stop."""
     try:
@@ -203,21 +367,7 @@ def run(args: argparse.Namespace, *, stop: threading.Event | None = None) -> int
                 _write_port_file(args.port_file, emulator.port)
             except OSError as error:
                 return _fail(f"cannot write port file {args.port_file}: {error.strerror or error}")
-        line = {
-            "event": "listening",
-            "url": emulator.url,
-            "port": emulator.port,
-            "secretId": config.secret_id,
-            "tasks": len(config.tasks),
-        }
-        print(json.dumps(line), flush=True)
-        if sys.stderr.isatty():
-            print(
-                f"TRTC API emulator listening on {emulator.url} (SecretId {config.secret_id}); "
-                "stats at /_emulator/stats; Ctrl-C to stop",
-                file=sys.stderr,
-                flush=True,
-            )
+        _announce(emulator)
         _wait_for_signal(stop if stop is not None else threading.Event())
     finally:
         emulator.stop()

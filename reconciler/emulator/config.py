@@ -1,42 +1,48 @@
-"""The emulator's settings as values: fault kinds and rates, seed tasks, the frozen
-``EmulatorConfig``, and the readers of the task seed formats (``--tasks FILE`` and
-``--task SDKAPPID/TASKID@REGION``).
+"""The emulator's settings as values: fault kinds and rates, test credentials and
+roles, the frozen ``EmulatorConfig`` it starts with, the ``SettingsChange`` that
+``POST /_emulator/config`` (or ``Emulator.configure``) applies while it runs, and the
+one loopback check.
 
-Everything here is a plain value or a pure parser; the only I/O is reading a seed
-file in ``load_tasks_file``. Problems are raised as ``ConfigError`` with a one-line,
-user-facing message.
+Plain values and pure parsers; the only I/O is ``load_credentials_file``. Problems
+are raised as ``ConfigError`` with a one-line, user-facing message.
 """
 
 from __future__ import annotations
 
 import enum
 import ipaddress
-import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from typing import TypedDict, TypeVar
 
-import yaml
-
-from reconciler.domain import REGIONS, SDK_APP_ID_MAX, SDK_APP_ID_MIN, format_address, parse_address
+from reconciler.emulator.documents import ConfigError, parse_choice, read_document
+from reconciler.emulator.seeds import SeedTask, check_unique
+from reconciler.emulator.window import RateCounting, check_foreign_rate
 
 DEFAULT_SECRET_ID = "AKIDEMULATOR0000000000000000000000"
 DEFAULT_SECRET_KEY = "emulator-secret-key-0000000000000"  # a published test key, not a secret
 DEFAULT_RATE_LIMIT = 20
-DEFAULT_REGION = "ap-singapore"
-
-#: Seed files are small lists of test tasks; anything bigger is a mistake.
-MAX_TASKS_FILE_BYTES = 8 * 1024 * 1024
-
-#: Keys a task entry of a seed document may carry. ``address`` and ``stops`` are
-#: the read-only fields ``GET /_emulator/tasks`` adds, accepted (and ignored) so its
-#: output can be posted back as a seed document.
-_TASK_KEYS = ("sdkAppId", "taskId", "region", "status")
-_READ_ONLY_TASK_KEYS = ("address", "stops")
+#: STS issues credentials for 7200 s unless asked otherwise, and for at most 43200 s.
+DEFAULT_CREDENTIAL_TTL = 7200
+MAX_CREDENTIAL_TTL = 43200
+#: ``qcs::cam::uin/12345678:roleName/NAME`` or ``qcs::cam::uin/12345678:role/ROLEID``
+#: (service roles add a path), as the AssumeRole reference spells role ARNs.
+ROLE_ARN = re.compile(r"^qcs::cam::uin/\d+:(?:roleName|role)/[\w+=,.@/-]+$")
 
 
-class ConfigError(ValueError):
-    """A setting, seed file or admin request the emulator refuses; one-line message."""
+T = TypeVar("T")
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback IPv4/IPv6 address (an IPv6 zone suffix is ignored)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False
 
 
 class FaultKind(str, enum.Enum):
@@ -51,41 +57,10 @@ class FaultKind(str, enum.Enum):
 
     @classmethod
     def parse(cls, value: object) -> FaultKind:
-        if isinstance(value, FaultKind):
-            return value
-        if isinstance(value, str):
-            try:
-                return cls(value.strip().lower())
-            except ValueError:
-                pass
-        raise ConfigError(
-            f"unknown fault kind {value!r} (expected one of: {', '.join(FAULT_NAMES)})"
-        )
+        return parse_choice(cls, value, what="fault kind")
 
 
 FAULT_NAMES: tuple[str, ...] = tuple(kind.value for kind in FaultKind)
-
-
-class TaskStatus(str, enum.Enum):
-    """Where a task of the emulator's table stands."""
-
-    IN_PROGRESS = "InProgress"
-    STOPPED = "Stopped"  # ended by a StopStreamIngest the emulator applied
-    FINISHED = "Finished"  # ended on its own (seeded that way)
-
-    @property
-    def running(self) -> bool:
-        return self is TaskStatus.IN_PROGRESS
-
-    @classmethod
-    def parse(cls, value: object) -> TaskStatus:
-        if isinstance(value, TaskStatus):
-            return value
-        for status in cls:
-            if isinstance(value, str) and value.lower() == status.value.lower():
-                return status
-        names = ", ".join(status.value for status in cls)
-        raise ConfigError(f"unknown task status {value!r} (expected one of: {names})")
 
 
 @dataclass(frozen=True)
@@ -154,79 +129,100 @@ class ScheduledFault:
         return {"kind": self.kind.value, "action": self.action}
 
 
-@dataclass(frozen=True)
-class SeedTask:
-    """One stream-ingest task to put in the emulator's table."""
-
-    sdk_app_id: int
-    task_id: str
-    region: str = DEFAULT_REGION
-    status: TaskStatus = TaskStatus.IN_PROGRESS
-
-    def __post_init__(self) -> None:
-        if isinstance(self.sdk_app_id, bool) or not isinstance(self.sdk_app_id, int):
-            raise ConfigError(f"sdkAppId must be an integer, got {self.sdk_app_id!r}")
-        if not SDK_APP_ID_MIN <= self.sdk_app_id <= SDK_APP_ID_MAX:
-            raise ConfigError(f"sdkAppId {self.sdk_app_id} is out of range 1..2^63-1")
-        if not isinstance(self.task_id, str) or not self.task_id:
-            raise ConfigError(f"taskId must be a non-empty string, got {self.task_id!r}")
-        if self.region not in REGIONS:
-            raise ConfigError(
-                f"unknown region {self.region!r} (expected one of: {', '.join(sorted(REGIONS))})"
-            )
-        if not isinstance(self.status, TaskStatus):
-            raise ConfigError(f"unknown task status {self.status!r}")
-
-    @property
-    def address(self) -> str:
-        return format_address(self.sdk_app_id, self.task_id)
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+def parse_scheduled_faults(items: object) -> list[ScheduledFault]:
+    """``["drop", {"kind": "lost", "action": "StopStreamIngest", "count": 2}]`` → queue entries."""
+    if not isinstance(items, Sequence) or isinstance(items, (str, bytes)):
+        raise ConfigError('"next_faults" must be a list')
+    queued: list[ScheduledFault] = []
+    for item in items:
+        if isinstance(item, ScheduledFault):
+            queued.append(item)
+            continue
+        if isinstance(item, (str, FaultKind)):
+            queued.append(ScheduledFault(FaultKind.parse(item)))
+            continue
+        if not isinstance(item, Mapping) or "kind" not in item:
+            raise ConfigError(f'next_faults entry {item!r} must be a kind or {{"kind": ...}}')
+        extra = sorted(str(key) for key in item if key not in ("kind", "action", "count"))
+        if extra:
+            raise ConfigError(f"next_faults entry: unknown key(s) {', '.join(extra)}")
+        action = item.get("action")
+        if action is not None and not isinstance(action, str):
+            raise ConfigError("next_faults entry: action must be a string")
+        count = item.get("count", 1)
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 100_000:
+            raise ConfigError("next_faults entry: count must be an integer within 1..100000")
+        queued.extend([ScheduledFault(FaultKind.parse(item["kind"]), action)] * count)
+    return queued
 
 
 @dataclass(frozen=True)
-class EmulatorConfig:
-    """Everything an emulator is started with. Runtime changes (faults, latency, rate
-    limit) go through ``Emulator.configure`` and never mutate this value."""
+class KeyPair:
+    """A long-term test credential of the emulated account, with the session token
+    its requests must carry when ``token`` is set."""
 
-    host: str = "127.0.0.1"
-    port: int = 0  # 0: pick a free port
-    secret_id: str = DEFAULT_SECRET_ID
-    secret_key: str = field(default=DEFAULT_SECRET_KEY, repr=False)
-    token: str | None = field(default=None, repr=False)  # when set, X-TC-Token must match
-    rate_limit: int = DEFAULT_RATE_LIMIT  # per action per sliding second; 0 disables
-    latency: float = 0.0
-    latency_jitter: float = 0.0
-    faults: FaultRates = FaultRates()
-    seed: int | None = None
-    tasks: tuple[SeedTask, ...] = ()
+    secret_id: str
+    secret_key: str = field(repr=False)
+    token: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        if not _loopback(self.host):
-            raise ConfigError(
-                f"refusing to listen on {self.host!r}: the emulator binds loopback addresses only"
-            )
-        if isinstance(self.port, bool) or not isinstance(self.port, int):
-            raise ConfigError(f"port must be an integer, got {self.port!r}")
-        if not 0 <= self.port <= 65535:
-            raise ConfigError(f"port {self.port} is out of range 0..65535")
-        if not self.secret_id or not isinstance(self.secret_id, str):
+        if not isinstance(self.secret_id, str) or not self.secret_id.strip():
             raise ConfigError("secret id must be a non-empty string")
-        if not self.secret_key or not isinstance(self.secret_key, str):
+        if self.secret_id != self.secret_id.strip() or "/" in self.secret_id:
+            raise ConfigError(f"secret id {self.secret_id!r} must not hold spaces or '/'")
+        if not isinstance(self.secret_key, str) or not self.secret_key:
             raise ConfigError("secret key must be a non-empty string")
         if self.token is not None and (not isinstance(self.token, str) or not self.token):
             raise ConfigError("token must be a non-empty string when given")
-        check_rate_limit(self.rate_limit)
-        check_seconds("latency", self.latency)
-        check_seconds("latency jitter", self.latency_jitter)
-        check_unique(self.tasks)
+
+
+def parse_credentials_document(document: object, *, source: str) -> tuple[KeyPair, ...]:
+    """``{"credentials": [{"secretId", "secretKey", "token"?}, ...]}`` → key pairs."""
+    if not isinstance(document, Mapping) or set(document) != {"credentials"}:
+        raise ConfigError(f'{source}: expected a mapping with only a "credentials" list')
+    entries = document["credentials"]
+    if not isinstance(entries, Sequence) or isinstance(entries, (str, bytes)) or not entries:
+        raise ConfigError(f'{source}: "credentials" must be a non-empty list')
+    pairs = []
+    for index, entry in enumerate(entries):
+        where = f"{source}: credentials[{index}]"
+        if not isinstance(entry, Mapping) or not {"secretId", "secretKey"} <= set(entry):
+            raise ConfigError(f"{where}: expected a mapping with secretId and secretKey")
+        unknown = sorted(str(key) for key in entry if key not in ("secretId", "secretKey", "token"))
+        if unknown:
+            raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
+        try:
+            pairs.append(KeyPair(entry["secretId"], entry["secretKey"], token=entry.get("token")))
+        except ConfigError as error:
+            raise ConfigError(f"{where}: {error}") from None
+    return tuple(pairs)
+
+
+def load_credentials_file(path: str) -> tuple[KeyPair, ...]:
+    return parse_credentials_document(read_document(path, what="credentials file"), source=path)
+
+
+@dataclass(frozen=True)
+class WebIdentity:
+    """What ``AssumeRoleWithWebIdentity`` accepts: one OIDC provider id and the
+    tokens it would have issued."""
+
+    provider_id: str
+    tokens: tuple[str, ...] = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.provider_id, str) or not self.provider_id:
+            raise ConfigError("web identity provider id must be a non-empty string")
+        if not self.tokens or not all(isinstance(t, str) and t for t in self.tokens):
+            raise ConfigError("web identity needs at least one non-empty accepted token")
+
+
+def check_role_arn(value: object) -> str:
+    if not isinstance(value, str) or not ROLE_ARN.match(value):
+        raise ConfigError(
+            f"role {value!r} is not a role ARN (expected qcs::cam::uin/UIN:roleName/NAME)"
+        )
+    return value
 
 
 def check_rate_limit(value: object) -> int:
@@ -243,108 +239,140 @@ def check_seconds(name: str, value: object) -> float:
     return float(value)
 
 
-def check_unique(tasks: Iterable[SeedTask]) -> None:
-    seen: set[str] = set()
-    for task in tasks:
-        if task.address in seen:
-            raise ConfigError(f"task {task.address} is declared twice")
-        seen.add(task.address)
+def check_credential_ttl(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"credential TTL must be a whole number of seconds, got {value!r}")
+    if not 1 <= value <= MAX_CREDENTIAL_TTL:
+        raise ConfigError(f"credential TTL must be within 1..{MAX_CREDENTIAL_TTL} s, got {value}")
+    return value
 
 
-def parse_task_address(text: str, *, status: TaskStatus = TaskStatus.IN_PROGRESS) -> SeedTask:
-    """``SDKAPPID/TASKID@REGION``: the TaskId is split off at the first ``/``, the region
-    after the last ``@``."""
-    rest, at, region = text.rpartition("@")
-    if not at or not region:
-        raise ConfigError(f"{text!r} is not a task (expected SDKAPPID/TASKID@REGION)")
-    try:
-        sdk_app_id, task_id = parse_address(rest)
-    except ValueError:
-        raise ConfigError(f"{text!r} is not a task (expected SDKAPPID/TASKID@REGION)") from None
-    try:
-        return SeedTask(sdk_app_id, task_id, region=region, status=status)
-    except ConfigError as error:
-        raise ConfigError(f"{text!r}: {error}") from None
+@dataclass(frozen=True)
+class EmulatorConfig:
+    """Everything an emulator is started with. Runtime changes go through
+    ``SettingsChange`` (``Emulator.configure``) and never mutate this value.
 
+    ``secret_id`` / ``secret_key`` / ``token`` are the first credential of the
+    account; ``extra_credentials`` more of the same account, sharing its quota."""
 
-def parse_tasks_document(document: object, *, source: str) -> tuple[SeedTask, ...]:
-    """``{"tasks": [{"sdkAppId", "taskId", "region", "status"}, ...]}`` → seed tasks."""
-    if not isinstance(document, Mapping) or "tasks" not in document:
-        raise ConfigError(f'{source}: expected a mapping with a "tasks" list')
-    unknown = sorted(str(key) for key in document if key != "tasks")
-    if unknown:
-        raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)} (expected only tasks)")
-    entries = document["tasks"]
-    if entries is None:
-        return ()
-    if not isinstance(entries, Sequence) or isinstance(entries, (str, bytes)):
-        raise ConfigError(f'{source}: "tasks" must be a list')
-    tasks = tuple(
-        _seed_entry(entry, where=f"{source}: tasks[{i}]") for i, entry in enumerate(entries)
-    )
-    try:
-        check_unique(tasks)
-    except ConfigError as error:
-        raise ConfigError(f"{source}: {error}") from None
-    return tasks
+    host: str = "127.0.0.1"
+    port: int = 0  # 0: pick a free port
+    secret_id: str = DEFAULT_SECRET_ID
+    secret_key: str = field(default=DEFAULT_SECRET_KEY, repr=False)
+    token: str | None = field(default=None, repr=False)  # when set, X-TC-Token must match
+    extra_credentials: tuple[KeyPair, ...] = ()
+    rate_limit: int = DEFAULT_RATE_LIMIT  # per TRTC action per sliding second; 0 disables
+    rate_limit_counts: RateCounting = RateCounting.THROTTLED
+    foreign_rate: float = 0.0  # synthetic StopStreamIngest arrivals per second
+    latency: float = 0.0
+    latency_jitter: float = 0.0
+    faults: FaultRates = FaultRates()
+    roles: tuple[str, ...] = ()  # role ARNs STS lets callers assume
+    web_identity: WebIdentity | None = None
+    credential_ttl: int = DEFAULT_CREDENTIAL_TTL  # the longest life of issued credentials
+    seed: int | None = None
+    tasks: tuple[SeedTask, ...] = ()
 
-
-def _seed_entry(entry: object, *, where: str) -> SeedTask:
-    if not isinstance(entry, Mapping):
-        raise ConfigError(f"{where}: expected a mapping with sdkAppId, taskId, region")
-    unknown = sorted(str(key) for key in entry if key not in _TASK_KEYS + _READ_ONLY_TASK_KEYS)
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown key(s) {', '.join(unknown)} (expected: {', '.join(_TASK_KEYS)})"
-        )
-    missing = [key for key in ("sdkAppId", "taskId", "region") if key not in entry]
-    if missing:
-        raise ConfigError(f"{where}: missing {', '.join(missing)}")
-    task_id = entry["taskId"]
-    if not isinstance(task_id, str):
-        raise ConfigError(f"{where}.taskId: must be a string, got {task_id!r} (quote it)")
-    region = entry["region"]
-    if not isinstance(region, str):
-        raise ConfigError(f"{where}.region: must be a string, got {region!r}")
-    try:
-        return SeedTask(
-            entry["sdkAppId"],
-            task_id,
-            region=region,
-            status=TaskStatus.parse(entry.get("status", TaskStatus.IN_PROGRESS.value)),
-        )
-    except ConfigError as error:
-        raise ConfigError(f"{where}: {error}") from None
-
-
-def load_tasks_file(path: str) -> tuple[SeedTask, ...]:
-    """Read a seed file: JSON when it ends in ``.json``, YAML (safe subset) otherwise."""
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_TASKS_FILE_BYTES + 1)
-    except OSError as error:
-        raise ConfigError(f"cannot read tasks file {path}: {error.strerror or error}") from None
-    if len(raw) > MAX_TASKS_FILE_BYTES:
-        raise ConfigError(f"{path}: tasks file is larger than {MAX_TASKS_FILE_BYTES} bytes")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: tasks file is not UTF-8 text") from None
-    document: object
-    if path.lower().endswith(".json"):
-        try:
-            document = json.loads(text)
-        except json.JSONDecodeError as error:
+    def __post_init__(self) -> None:
+        if not is_loopback(self.host):
             raise ConfigError(
-                f"{path}:{error.lineno}:{error.colno}: invalid JSON: {error.msg}"
-            ) from None
-    else:
-        try:
-            document = yaml.safe_load(text)
-        except yaml.MarkedYAMLError as error:
-            mark = error.problem_mark
-            where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else path
-            raise ConfigError(f"{where}: invalid YAML: {error.problem or error}") from None
-        except yaml.YAMLError as error:
-            raise ConfigError(f"{path}: invalid YAML: {error}") from None
-    return parse_tasks_document(document, source=path)
+                f"refusing to listen on {self.host!r}: the emulator binds loopback addresses only"
+            )
+        if isinstance(self.port, bool) or not isinstance(self.port, int):
+            raise ConfigError(f"port must be an integer, got {self.port!r}")
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"port {self.port} is out of range 0..65535")
+        secret_ids = [pair.secret_id for pair in self.credentials]  # checks the first pair
+        duplicated = sorted({i for i in secret_ids if secret_ids.count(i) > 1})
+        if duplicated:
+            raise ConfigError(f"secret id {duplicated[0]} is given twice")
+        check_rate_limit(self.rate_limit)
+        if not isinstance(self.rate_limit_counts, RateCounting):
+            raise ConfigError(f"unknown rate limit counting {self.rate_limit_counts!r}")
+        check_foreign_rate(self.foreign_rate)
+        check_seconds("latency", self.latency)
+        check_seconds("latency jitter", self.latency_jitter)
+        for role in self.roles:
+            check_role_arn(role)
+        check_credential_ttl(self.credential_ttl)
+        check_unique(self.tasks)
+
+    @property
+    def credentials(self) -> tuple[KeyPair, ...]:
+        """Every long-term credential of the emulated account, the first one first."""
+        return (KeyPair(self.secret_id, self.secret_key, token=self.token), *self.extra_credentials)
+
+
+class SettingChanges(TypedDict, total=False):
+    """A settings change in keyword form — the body of ``POST /_emulator/config`` and
+    the keywords of ``Emulator.configure`` / ``AdminClient.configure`` — in JSON
+    values or the value objects themselves."""
+
+    faults: FaultRates | Mapping[str, float]
+    next_faults: Sequence[FaultKind | str | ScheduledFault | Mapping[str, object]]
+    clear_next_faults: bool
+    latency: float
+    latency_jitter: float
+    rate_limit: int
+    rate_limit_counts: RateCounting | str
+    foreign_rate: float
+    credential_ttl: int
+
+
+#: The keys of a settings change, in the order they are documented.
+SETTING_KEYS = tuple(SettingChanges.__annotations__)
+
+
+@dataclass(frozen=True)
+class SettingsChange:
+    """A validated change of the runtime settings: ``faults`` replaces all rates;
+    ``next_faults`` are queued after any already queued; None leaves a setting be."""
+
+    faults: FaultRates | None = None
+    next_faults: tuple[ScheduledFault, ...] = ()
+    clear_next_faults: bool = False
+    latency: float | None = None
+    latency_jitter: float | None = None
+    rate_limit: int | None = None
+    rate_limit_counts: RateCounting | None = None
+    foreign_rate: float | None = None
+    credential_ttl: int | None = None
+
+    @classmethod
+    def from_mapping(cls, document: object) -> SettingsChange:
+        """A change from JSON-shaped values (or the value objects themselves), e.g.
+        ``{"faults": {"internal": 0.1}, "next_faults": ["drop"], "latency": 0.1}``.
+        Everything is checked before anything changes."""
+        if not isinstance(document, Mapping):
+            raise ConfigError("config body must be a JSON object")
+        unknown = sorted(str(key) for key in document if key not in SETTING_KEYS)
+        if unknown:
+            raise ConfigError(
+                f"unknown config key(s) {', '.join(unknown)} (expected: {', '.join(SETTING_KEYS)})"
+            )
+        given: dict[str, object] = {str(k): v for k, v in document.items() if v is not None}
+        faults = given.get("faults")
+        if isinstance(faults, Mapping):
+            faults = FaultRates.from_mapping(faults)
+        elif faults is not None and not isinstance(faults, FaultRates):
+            raise ConfigError('"faults" must map fault kinds to probabilities')
+        clear = given.get("clear_next_faults", False)
+        if not isinstance(clear, bool):
+            raise ConfigError('"clear_next_faults" must be true or false')
+        return cls(
+            faults=faults,
+            next_faults=tuple(parse_scheduled_faults(given.get("next_faults", ()))),
+            clear_next_faults=clear,
+            latency=_optional(given, "latency", lambda v: check_seconds("latency", v)),
+            latency_jitter=_optional(
+                given, "latency_jitter", lambda v: check_seconds("latency jitter", v)
+            ),
+            rate_limit=_optional(given, "rate_limit", check_rate_limit),
+            rate_limit_counts=_optional(given, "rate_limit_counts", RateCounting.parse),
+            foreign_rate=_optional(given, "foreign_rate", check_foreign_rate),
+            credential_ttl=_optional(given, "credential_ttl", check_credential_ttl),
+        )
+
+
+def _optional(given: Mapping[str, object], key: str, check: Callable[[object], T]) -> T | None:
+    return check(given[key]) if key in given else None

@@ -1,39 +1,43 @@
 """The emulator's HTTP face: a threading HTTP/1.1 server on loopback that frames the
-core's answers (and the injected faults) the way the TRTC API 3.0 endpoint does, the
-``/_emulator/`` admin endpoints, and ``Emulator``, the in-process handle that tests,
-benchmarks and the CLI start and stop.
+core's answers (and the injected faults) the way an API 3.0 endpoint does — TRTC and
+STS on one port, told apart by action —, serves the ``/_emulator/`` admin endpoints,
+and ``Emulator``, the in-process handle that tests, benchmarks and the CLI start and
+stop.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import json
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from reconciler.emulator.admin import PREFIX as ADMIN_PREFIX
+from reconciler.emulator.admin import handle_admin
+from reconciler.emulator.api import ApiCall, JsonDict
 from reconciler.emulator.config import (
-    DEFAULT_REGION,
-    ConfigError,
     EmulatorConfig,
     FaultKind,
-    FaultRates,
-    ScheduledFault,
-    SeedTask,
-    TaskStatus,
-    parse_tasks_document,
+    SettingChanges,
+    SettingsChange,
+    is_loopback,
 )
-from reconciler.emulator.core import ApiCall, Clock, EmulatorCore, JsonDict
+from reconciler.emulator.core import Clock, EmulatorCore
+from reconciler.emulator.seeds import DEFAULT_REGION, SeedTask, TaskStatus
+from reconciler.emulator.signing import claimed_secret_id
+from reconciler.emulator.traffic import UNSIGNED_CALLER
 
-ADMIN_PREFIX = "/_emulator/"
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
 #: API 3.0 bodies of these three actions are tiny; refuse anything absurd unread.
 MAX_BODY_BYTES = 1024 * 1024
 #: An idle keep-alive connection is closed after this long.
@@ -101,7 +105,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- plumbing ------------------------------------------------------------------
 
-    def _send(self, status: int, body: bytes, content_type: str) -> None:
+    def _send(self, status: int, body: bytes, *, content_type: str) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -113,7 +117,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_json(self, status: int, document: object) -> None:
         body = json.dumps(document, separators=(",", ":")).encode("utf-8")
-        self._send(status, body, "application/json")
+        self._send(status, body, content_type="application/json")
 
     def _abandon(self) -> None:
         """Close the connection without a single byte of answer."""
@@ -123,12 +127,14 @@ class _Handler(BaseHTTPRequestHandler):
         """The request body, or None after answering a request whose body cannot be read."""
         if self.headers.get("Transfer-Encoding"):
             self.close_connection = True
-            self._send(HTTPStatus.LENGTH_REQUIRED, b"Content-Length required\n", "text/plain")
+            self._send(
+                HTTPStatus.LENGTH_REQUIRED, b"Content-Length required\n", content_type="text/plain"
+            )
             return None
         length_text = self.headers.get("Content-Length", "0").strip() or "0"
         if not length_text.isdigit():
             self.close_connection = True
-            self._send(HTTPStatus.BAD_REQUEST, b"bad Content-Length\n", "text/plain")
+            self._send(HTTPStatus.BAD_REQUEST, b"bad Content-Length\n", content_type="text/plain")
             return None
         length = int(length_text)
         if length > MAX_BODY_BYTES:
@@ -165,7 +171,8 @@ class _Handler(BaseHTTPRequestHandler):
         core = self.server.core
         headers = {name.lower(): value for name, value in self.headers.items()}
         call_action = headers.get("x-tc-action", "").strip()
-        admission = core.admit(call_action or "<missing>")
+        caller = claimed_secret_id(headers.get("authorization", "")) or UNSIGNED_CALLER
+        admission = core.admit(call_action or "<missing>", caller=caller)
         try:
             body = self._read_body()
             if body is None:
@@ -180,7 +187,7 @@ class _Handler(BaseHTTPRequestHandler):
             if fault is FaultKind.DROP:
                 self._abandon()
             elif fault is FaultKind.HTTP502:
-                self._send(HTTPStatus.BAD_GATEWAY, _BAD_GATEWAY_HTML, "text/html")
+                self._send(HTTPStatus.BAD_GATEWAY, _BAD_GATEWAY_HTML, content_type="text/html")
             elif fault is FaultKind.INTERNAL:
                 document = core.error_document(
                     "InternalError", "An internal error has occurred. Retry your request."
@@ -190,9 +197,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_json(HTTPStatus.OK, core.throttled_document(call_action))
             elif fault is FaultKind.BADJSON:
                 whole = json.dumps({"Response": {"RequestId": str(uuid.uuid4())}}).encode()
-                self._send(HTTPStatus.OK, whole[: len(whole) // 2], "application/json")
+                self._send(HTTPStatus.OK, whole[: len(whole) // 2], content_type="application/json")
             else:
-                call = ApiCall(self.command, "/", query, headers, body)
+                call = ApiCall(
+                    method=self.command, path="/", query=query, headers=headers, body=body
+                )
                 document = core.call(call)
                 if fault is FaultKind.LOST:
                     self._abandon()
@@ -207,107 +216,10 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._read_body()
         if body is None:
             return
-        if not _is_loopback(self.client_address[0]):
+        if not is_loopback(self.client_address[0]):
             self._send_json(HTTPStatus.FORBIDDEN, {"error": "admin endpoints answer loopback only"})
             return
-        core = self.server.core
-        route = (self.command, name.rstrip("/"))
-        try:
-            if route == ("GET", "stats"):
-                self._send_json(HTTPStatus.OK, core.stats())
-            elif route == ("GET", "tasks"):
-                self._send_json(HTTPStatus.OK, {"tasks": core.tasks()})
-            elif route == ("POST", "tasks"):
-                tasks = parse_tasks_document(_json_body(body), source="request body")
-                self._send_json(HTTPStatus.OK, {"added": core.add_tasks(tasks)})
-            elif route == ("GET", "config"):
-                self._send_json(HTTPStatus.OK, core.settings())
-            elif route == ("POST", "config"):
-                self._send_json(HTTPStatus.OK, _configure_from_json(core, _json_body(body)))
-            elif route == ("POST", "reset-stats"):
-                core.reset_stats()
-                self._send_json(HTTPStatus.OK, core.stats())
-            else:
-                self._send_json(
-                    HTTPStatus.NOT_FOUND, {"error": f"no admin endpoint {route[0]} {name!r}"}
-                )
-        except ConfigError as error:
-            self._send_json(HTTPStatus.BAD_REQUEST, {"error": str(error)})
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host.split("%")[0]).is_loopback
-    except ValueError:
-        return False
-
-
-def _json_body(body: bytes) -> object:
-    try:
-        return json.loads(body or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        raise ConfigError("request body is not valid JSON") from None
-
-
-_CONFIG_KEYS = (
-    "faults",
-    "next_faults",
-    "clear_next_faults",
-    "latency",
-    "latency_jitter",
-    "rate_limit",
-)
-
-
-def _configure_from_json(core: EmulatorCore, document: object) -> JsonDict:
-    """Apply a ``POST /_emulator/config`` body, e.g. ``{"faults": {"internal": 0.1},
-    "next_faults": ["drop", {"kind": "lost", "action": "StopStreamIngest", "count": 2}],
-    "latency": 0.1}``."""
-    if not isinstance(document, Mapping):
-        raise ConfigError("config body must be a JSON object")
-    unknown = sorted(str(key) for key in document if key not in _CONFIG_KEYS)
-    if unknown:
-        raise ConfigError(
-            f"unknown config key(s) {', '.join(unknown)} (expected: {', '.join(_CONFIG_KEYS)})"
-        )
-    faults = document.get("faults")
-    if faults is not None and not isinstance(faults, Mapping):
-        raise ConfigError('"faults" must map fault kinds to probabilities')
-    clear = document.get("clear_next_faults", False)
-    if not isinstance(clear, bool):
-        raise ConfigError('"clear_next_faults" must be true or false')
-    return core.configure(
-        faults=faults,
-        next_faults=parse_scheduled_faults(document.get("next_faults") or ()),
-        clear_next_faults=clear,
-        latency=document.get("latency"),
-        latency_jitter=document.get("latency_jitter"),
-        rate_limit=document.get("rate_limit"),
-    )
-
-
-def parse_scheduled_faults(items: object) -> list[ScheduledFault]:
-    """``["drop", {"kind": "lost", "action": "StopStreamIngest", "count": 2}]`` → queue entries."""
-    if not isinstance(items, Sequence) or isinstance(items, (str, bytes)):
-        raise ConfigError('"next_faults" must be a list')
-    queued: list[ScheduledFault] = []
-    for item in items:
-        if isinstance(item, (str, FaultKind)):
-            queued.append(ScheduledFault(FaultKind.parse(item)))
-            continue
-        if not isinstance(item, Mapping) or "kind" not in item:
-            raise ConfigError(f'next_faults entry {item!r} must be a kind or {{"kind": ...}}')
-        extra = sorted(str(key) for key in item if key not in ("kind", "action", "count"))
-        if extra:
-            raise ConfigError(f"next_faults entry: unknown key(s) {', '.join(extra)}")
-        action = item.get("action")
-        if action is not None and not isinstance(action, str):
-            raise ConfigError("next_faults entry: action must be a string")
-        count = item.get("count", 1)
-        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 100_000:
-            raise ConfigError("next_faults entry: count must be an integer within 1..100000")
-        queued.extend([ScheduledFault(FaultKind.parse(item["kind"]), action)] * count)
-    return queued
+        self._send_json(*handle_admin(self.server.core, self.command, name=name, body=body))
 
 
 class Emulator:
@@ -425,22 +337,12 @@ class Emulator:
     def add_tasks(self, tasks: Iterable[SeedTask]) -> list[str]:
         return self._core.add_tasks(tasks)
 
-    def configure(
-        self,
-        *,
-        faults: FaultRates | Mapping[str, float] | None = None,
-        next_faults: Sequence[FaultKind | str | ScheduledFault] = (),
-        clear_next_faults: bool = False,
-        latency: float | None = None,
-        latency_jitter: float | None = None,
-        rate_limit: int | None = None,
-    ) -> JsonDict:
-        """Change runtime settings, as ``POST /_emulator/config`` does."""
-        return self._core.configure(
-            faults=faults,
-            next_faults=next_faults,
-            clear_next_faults=clear_next_faults,
-            latency=latency,
-            latency_jitter=latency_jitter,
-            rate_limit=rate_limit,
-        )
+    def credentials(self) -> list[JsonDict]:
+        return self._core.credentials()
+
+    def expire_credentials(self) -> int:
+        return self._core.expire_credentials()
+
+    def configure(self, **changes: Unpack[SettingChanges]) -> JsonDict:
+        """Change runtime settings, as ``POST /_emulator/config`` does; the settings after."""
+        return self._core.configure(SettingsChange.from_mapping(changes))

@@ -2,7 +2,8 @@
 published algorithm with hashlib/hmac only — so that checking it is a real check of
 what the official SDK signs.
 
-Pure functions, no I/O: parse an ``Authorization`` header, compute a signature.
+Pure functions, no I/O: parse an ``Authorization`` header, compute a signature,
+take the port off a ``Host`` value.
 """
 
 from __future__ import annotations
@@ -68,6 +69,23 @@ def parse_authorization(value: str) -> Authorization:
         signed_headers=signed,
         signature=match["signature"].lower(),
     )
+
+
+def claimed_secret_id(value: str) -> str | None:
+    """The SecretId an ``Authorization`` header names (unverified), or None."""
+    try:
+        return parse_authorization(value).secret_id
+    except MalformedAuthorization:
+        return None
+
+
+def host_without_port(host: str) -> str:
+    """``127.0.0.1:8080`` → ``127.0.0.1``, ``[::1]:8080`` → ``[::1]``; a host without a
+    port is returned as it is."""
+    name, colon, port = host.rpartition(":")
+    if colon and port.isdigit() and (name.endswith("]") or ":" not in name):
+        return name
+    return host
 
 
 def _hmac_sha256(key: bytes, message: str) -> bytes:

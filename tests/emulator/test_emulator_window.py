@@ -1,0 +1,206 @@
+"""The emulated rate limit on fake time: the sliding window in both counting modes,
+the foreign client sharing it, the per-caller tallies — and one real burst over HTTP."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from tencentcloud.common.exception.tencent_cloud_sdk_exception import (
+    TencentCloudSDKException,
+)
+
+from reconciler.emulator import ConfigError, Emulator, EmulatorConfig, RateCounting
+from reconciler.emulator.config import SettingsChange
+from reconciler.emulator.core import EmulatorCore
+from reconciler.emulator.window import ForeignTraffic, Limiter
+from tests.emulator.sdk import describe, make_client
+
+STOP = "StopStreamIngest"
+#: Arrival steps (s): t = 100.0, .1, .2, .3, .8, 101.01, 101.11.
+STEPS = (0.0, 0.1, 0.1, 0.1, 0.5, 0.21, 0.1)
+
+
+class FakeTime:
+    def __init__(self, start: float = 100.0) -> None:
+        self.now = start
+
+    def core(self, **settings: Any) -> EmulatorCore:
+        return EmulatorCore(EmulatorConfig(**settings), clock=lambda: self.now)
+
+    def arrivals(
+        self, core: EmulatorCore, steps: tuple[float, ...], *, caller: str = "A"
+    ) -> list[bool]:
+        decisions = []
+        for step in steps:
+            self.now += step
+            decisions.append(core.admit(STOP, caller=caller).accepted)
+            core.finished()
+        return decisions
+
+
+def test_throttled_arrivals_count_by_default() -> None:
+    clock = FakeTime()
+    core = clock.core(rate_limit=3)
+    # .3 and .8 are throttled and still fill the window, so at 101.01 it holds .1 .2 .3
+    # .8 (4 >= 3) and at 101.11 .2 .3 .8 101.01: a client that keeps sending stays out.
+    assert clock.arrivals(core, STEPS) == [True, True, True, False, False, False, False]
+    stats = core.stats()
+    assert stats["rate_limit_counts"] == "throttled"
+    assert stats["max_accepted_in_window"][STOP] == 3
+    assert stats["max_in_window"][STOP] == 5
+    assert stats["rate_limited"][STOP] == 4
+    clock.now += 1.0  # a second of silence drains the window
+    assert clock.arrivals(core, (0.0,)) == [True]
+
+
+def test_admitted_only_counting_drains_at_once() -> None:
+    clock = FakeTime()
+    core = clock.core(rate_limit=3, rate_limit_counts=RateCounting.ADMITTED)
+    # t=100.0 .1 .2 | .3 .8 throttled | 101.01 (100.0 has left the window) | 101.11 (.1 left)
+    assert clock.arrivals(core, STEPS) == [True, True, True, False, False, True, True]
+    assert core.stats()["rate_limited"][STOP] == 2
+
+
+def test_counting_changes_at_run_time() -> None:
+    clock = FakeTime()
+    core = clock.core(rate_limit=3)
+    settings = core.configure(SettingsChange.from_mapping({"rate_limit_counts": "admitted"}))
+    assert settings["rate_limit_counts"] == "admitted"
+    assert clock.arrivals(core, STEPS) == [True, True, True, False, False, True, True]
+    with pytest.raises(ConfigError, match="throttled, admitted"):
+        SettingsChange.from_mapping({"rate_limit_counts": "sometimes"})
+
+
+@pytest.mark.parametrize(
+    ("counting", "admitted"), [(RateCounting.THROTTLED, 3), (RateCounting.ADMITTED, 15)]
+)
+def test_a_steady_sender_over_the_limit(counting: RateCounting, admitted: int) -> None:
+    # 4/s against 3/s for 5 s: throttled arrivals keep the window full, so only the
+    # first 3 get through; counting admitted ones only, 3 of every 4 do.
+    limiter = Limiter()
+    decisions = [limiter.decide(STOP, 100.0 + k / 4, limit=3, counting=counting) for k in range(20)]
+    assert decisions.count(True) == admitted
+
+
+def test_rate_limit_zero_disables() -> None:
+    core = FakeTime().core(rate_limit=0)
+    assert all(core.admit(STOP).accepted for _ in range(500))
+
+
+def test_foreign_traffic_is_evenly_spaced() -> None:
+    fresh = ForeignTraffic(4.0, now=10.0)
+    assert fresh.due(10.2) == []
+    assert fresh.due(11.0) == [10.25, 10.5, 10.75, 11.0]
+    assert fresh.due(11.0) == []  # each arrival once
+    fresh.set_rate(0.0, now=11.0)
+    assert fresh.due(20.0) == []
+    with pytest.raises(ConfigError, match="foreign rate"):
+        ForeignTraffic(-1.0, now=0.0)
+
+
+def steady(core: EmulatorCore, clock: FakeTime, *, rate: float, seconds: int) -> list[bool]:
+    decisions = []
+    start = clock.now
+    for k in range(1, int(rate * seconds) + 1):
+        clock.now = start + k / rate
+        decisions.append(core.admit(STOP, caller="runner").accepted)
+        core.finished()
+    return decisions
+
+
+def test_foreign_traffic_shares_the_window() -> None:
+    clock = FakeTime()
+    core = clock.core(rate_limit=20, foreign_rate=5.0)
+    assert all(steady(core, clock, rate=14, seconds=5))  # 14 + 5 < 20: room for both
+    stats = core.stats()
+    assert stats["foreign"] == {
+        "action": STOP,
+        "rate": 5.0,
+        "arrivals": 25,
+        "admitted": 25,
+        "throttled": 0,
+    }
+    assert stats["calls"] == {STOP: 70}  # the real requests only
+    assert stats["with_foreign"]["max_in_window"][STOP] <= 20
+    assert stats["callers"]["runner"]["calls"] == {STOP: 70}
+
+
+def test_a_greedy_client_beside_foreign_traffic_is_throttled() -> None:
+    clock = FakeTime()
+    core = clock.core(rate_limit=20, foreign_rate=5.0)
+    decisions = steady(core, clock, rate=20, seconds=5)
+    stats = core.stats()
+    assert decisions.count(False) > 0
+    assert stats["foreign"]["throttled"] > 0  # the foreign client suffers too
+    assert stats["with_foreign"]["max_accepted_in_window"][STOP] <= 20
+    assert stats["foreign"]["arrivals"] == 25
+
+
+def test_foreign_rate_changes_at_run_time() -> None:
+    clock = FakeTime()
+    core = clock.core(foreign_rate=10.0)
+    clock.now += 1.0
+    core.configure(SettingsChange(foreign_rate=2.0))  # the 10 due so far happen first
+    clock.now += 1.0
+    assert core.stats()["foreign"]["arrivals"] == 12
+    assert core.settings()["foreign_rate"] == 2.0
+
+
+def test_reset_stats_keeps_the_window() -> None:
+    clock = FakeTime()
+    core = clock.core(rate_limit=3)
+    assert clock.arrivals(core, (0.0, 0.0, 0.0)) == [True, True, True]
+    core.reset_stats()
+    assert core.stats()["calls"] == {}
+    assert clock.arrivals(core, (0.1,)) == [False]  # the server's window did not forget
+
+
+def test_callers_are_tallied_apart() -> None:
+    clock = FakeTime()
+    core = clock.core(rate_limit=3)
+    clock.arrivals(core, (0.0, 0.0), caller="A")
+    clock.arrivals(core, (0.0, 0.0), caller="B")
+    callers = core.stats()["callers"]
+    assert callers["A"] == {
+        "calls": {STOP: 2},
+        "accepted": {STOP: 2},
+        "rate_limited": {},
+        "max_in_window": {STOP: 2},
+        "max_accepted_in_window": {STOP: 2},
+    }
+    assert callers["B"]["accepted"] == {STOP: 1}
+    assert callers["B"]["rate_limited"] == {STOP: 1}
+
+
+def test_rate_limit_throttles_a_burst(emu: Emulator) -> None:
+    codes: list[str] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        client = make_client(emu)
+        for _ in range(8):
+            try:
+                describe(client, "t-1")
+                code = "ok"
+            except TencentCloudSDKException as error:
+                code = error.code
+            with lock:
+                codes.append(code)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(codes) == 64
+    assert set(codes) <= {"ok", "RequestLimitExceeded"}
+    assert codes.count("RequestLimitExceeded") > 0
+    stats = emu.stats()
+    action = "DescribeStreamIngest"
+    assert stats["calls"][action] == 64
+    assert stats["accepted"][action] + stats["rate_limited"][action] == 64
+    assert stats["max_accepted_in_window"][action] <= 20
+    assert stats["max_in_window"][action] > 20
+    assert stats["throttled_by"]["rate_limit"] == codes.count("RequestLimitExceeded")
