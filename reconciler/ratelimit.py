@@ -74,6 +74,11 @@ class Alignment(Protocol):
         """Slots per second the schedule deals this runner now."""
         ...
 
+    def next_news(self) -> float:
+        """When the schedule is next likely to grant more (its next refresh): the time
+        to look again after ``align`` found nothing."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class RateSettings:
@@ -218,7 +223,8 @@ class RateLimiter:
             if self._align is not None:
                 aligned = self._align.align(slot, cold=cold)
                 if aligned is None:
-                    return Permit(now + self._settings.retry_poll, self._generation, booked=False)
+                    retry = max(now + self._settings.retry_poll, self._align.next_news())
+                    return Permit(retry, self._generation, booked=False)
                 slot = aligned
                 # The grid sets the spacing; the rate only thins it out, on average.
                 self._due = max(self._due, slot) + 1.0 / self._current

@@ -168,6 +168,9 @@ class EveryTenth:
     def share(self) -> float:
         return 10.0
 
+    def next_news(self) -> float:
+        return 0.0
+
 
 def test_aligned_slots_follow_the_schedule_and_wait_while_none_is_granted() -> None:
     clock = FakeClock()

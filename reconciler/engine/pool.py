@@ -143,18 +143,31 @@ class Pool(Generic[T]):
         self.in_flight = 0
         self.fatal: CallError | None = None
         self._threads: list[threading.Thread] = []
+        self._workers = 0
+        self._call_time = 0.0  # seconds a call takes, a running average (0: none yet)
 
     def start(self) -> None:
-        count = min(self._settings.parallelism, len(self._todo))
-        for index in range(count):
+        self._workers = min(self._settings.parallelism, len(self._todo))
+        self._spawn()
+
+    def _spawn(self) -> None:
+        """One more worker, up to ``parallelism``. Workers join one at a time, while
+        one waits less for its slot than a call takes (so the workers, not the rate,
+        would be the bottleneck): a shared quota's smaller share needs fewer, and
+        each new worker's first call opens a connection."""
+        with self._lock:
+            if len(self._threads) >= self._workers or not self._todo:
+                return
             thread = threading.Thread(
-                target=self._worker, name=f"reconciler-worker-{index}", daemon=True
+                target=self._worker, name=f"reconciler-worker-{len(self._threads)}", daemon=True
             )
             self._threads.append(thread)
-            thread.start()
+        thread.start()
 
     def alive(self) -> bool:
-        return any(thread.is_alive() for thread in self._threads)
+        with self._lock:
+            threads = list(self._threads)
+        return any(thread.is_alive() for thread in threads)
 
     def handled(self) -> None:
         """The calling thread has handled (committed) one result: a call may start."""
@@ -209,14 +222,19 @@ class Pool(Generic[T]):
         attempt = 0
         while True:
             permit = self._limiter.reserve(cold=cold and attempt == 0)
-            if self._halt.wait(permit.at - self._clock.monotonic()) or self._halt.is_set():
+            wait = permit.at - self._clock.monotonic()
+            if permit.booked and wait <= self._call_time:
+                self._spawn()
+            if self._halt.wait(wait) or self._halt.is_set():
                 return None
             if not self._limiter.confirm(permit):
                 continue  # voided by a congestion event, or no shared slot granted yet
             attempt += 1
+            sent = self._clock.monotonic()
             try:
                 value = self._call(api, change)
             except CloudCallError as exc:
+                self._timed(sent)
                 delay = self._after_error(exc, attempt, permit, started=started)
                 if delay is None:
                     return Done(change, None, exc.error, exc.error_class, attempt)
@@ -230,8 +248,15 @@ class Pool(Generic[T]):
                 if self._halt.wait(delay):
                     return None
                 continue
+            self._timed(sent)
             self._limiter.reward(permit)
             return Done(change, value, None, None, attempt)
+
+    def _timed(self, sent: float) -> None:
+        """Fold one call's duration into the running average (a fifth per call)."""
+        took = self._clock.monotonic() - sent
+        with self._lock:
+            self._call_time += (took - self._call_time) * (0.2 if self._call_time else 1.0)
 
     def _after_error(
         self, exc: CloudCallError, attempt: int, permit: Permit, *, started: float

@@ -36,7 +36,7 @@ import structlog
 
 from reconciler.clock import Clock
 from reconciler.errors import QuotaUnavailable
-from reconciler.quota.schedule import LEASE, TOLERANCE, Schedule
+from reconciler.quota.schedule import HEARTBEAT, LEASE, TOLERANCE, Schedule
 from reconciler.ratelimit import Permit, RateLimiter, RateSettings
 
 log = structlog.get_logger("reconciler.quota")
@@ -100,8 +100,10 @@ class Membership:
         clock: Clock,
         cold_guard: float = 0.2,
         lease: float = LEASE,
+        heartbeat: float = HEARTBEAT,
     ) -> None:
         self.identity = identity
+        self._heartbeat = heartbeat
         self._board = board
         self._clock = clock
         self._cold_guard = cold_guard
@@ -109,6 +111,7 @@ class Membership:
         self._lock = threading.Lock()
         self._schedule = Schedule()
         self._lease_end = -math.inf  # database clock
+        self._read_local = -math.inf  # when the last heartbeat read, local clock
         self._samples: deque[tuple[float, float]] = deque(maxlen=SAMPLES)  # (error, offset)
         self._offset = 0.0  # database clock minus local monotonic clock
         self._blocked: list[float] = []  # own slots kept free for cold calls (db clock)
@@ -130,12 +133,18 @@ class Membership:
             self._offset = min(self._samples)[1]
             self._schedule = view.schedule
             self._lease_end = -math.inf if leaving else view.read_at + self._lease
+            self._read_local = view.read_at - self._offset
             self.last_error = None
 
     def lease_end(self) -> float:
         """When (local monotonic clock) what this member knows stops being trusted."""
         with self._lock:
             return self._lease_end - self._offset
+
+    def next_news(self) -> float:
+        """When (local clock) the next heartbeat should have renewed the lease."""
+        with self._lock:
+            return self._read_local + self._heartbeat + 0.01
 
     def share(self) -> float:
         """This member's slots per second in the epoch in force now (0 if none yet)."""

@@ -210,12 +210,18 @@ class _Pool:
         self.limiter = limiter
         self.retry = retry
         self.todo = stats.tasks
+        self.workers = min(workers, self.todo)
+        self.call_time = 0.0  # running average of a call's duration
         self.active = 0
         self.on_finish = on_finish
-        for _ in range(min(workers, self.todo)):
+        sim.at(stats.started, self._spawn)
+
+    def _spawn(self) -> None:
+        """One more worker, while one waits less for its slot than a call takes (as
+        the engine's pool does); each worker's first call opens its connection: cold."""
+        if self.active < self.workers and self.todo > 0:
             self.active += 1
-            # Each worker's first call opens its connection: it is cold.
-            sim.at(stats.started, lambda: self._next_task(cold=True))
+            self._next_task(cold=True)
 
     def _next_task(self, *, cold: bool = False) -> None:
         if self.todo == 0 or self.sim.is_dead(self.stats.name):
@@ -235,6 +241,8 @@ class _Pool:
     def _attempt(self, call: _Call) -> None:
         permit = self.limiter.reserve(cold=call.cold)
         when = permit.at - self.offset
+        if permit.booked and when - self.sim.now <= self.call_time:
+            self.sim.at(self.sim.now, self._spawn)
         self.sim.at(when, lambda: self._at_slot(permit, call))
 
     def _at_slot(self, permit: Permit, call: _Call) -> None:
@@ -248,17 +256,21 @@ class _Pool:
         if call.cold:
             arrival += spec.cold_delay * self.sim.random.random()
 
+        sent = self.sim.now
+
         def arrive() -> None:
             admitted = self.sim.server.arrive(self.sim.now, self.stats.name)
             self.stats.calls += 1
             answer = self.sim.now + spec.latency + spec.latency_jitter * self.sim.random.random()
-            self.sim.at(answer, lambda: self._answered(permit, admitted, call))
+            self.sim.at(answer, lambda: self._answered(permit, admitted, call, sent=sent))
 
         self.sim.at(arrival, arrive)
 
-    def _answered(self, permit: Permit, admitted: bool, call: _Call) -> None:
+    def _answered(self, permit: Permit, admitted: bool, call: _Call, *, sent: float) -> None:
         if self.sim.is_dead(self.stats.name):
             return
+        took = self.sim.now - sent
+        self.call_time += (took - self.call_time) * (0.2 if self.call_time else 1.0)
         if admitted:
             self.limiter.reward(permit)
             self.stats.done += 1
