@@ -95,6 +95,7 @@ class RateSettings:
     decrease_factor: float = 0.95  # the cut on a congestion event
     overload_slack: float = 0.2  # admitted below (1 - this) x the rate: a heavy overload
     settle: float = 5.0  # throttled again this soon after a cut: it was not enough
+    jitter_pause: float = 0.25  # a coordinated runner's pause after a lone throttle
     pause: float = 1.015  # seconds of silence after a congestion event (window + guard)
     recover_seconds: float = 30.0  # back to the rate of the last cut within this long
     min_increase: float = 0.01  # requests/s won back per second, at least
@@ -189,6 +190,7 @@ class RateLimiter:
         self._resumed = float("-inf")  # when sending resumed after the last cut
         self._throttled = 0
         self._due = float("-inf")  # aligned: when the next slot is due at the current rate
+        self._share = 0.0  # aligned: the share the schedule dealt when last asked
         # Probing: the rate of the last cut, how fast to win it back, when it was reached.
         self._w_max: float | None = None
         self._slope = settings.min_increase
@@ -219,6 +221,8 @@ class RateLimiter:
         with self._lock:
             now = self._clock()
             self._grow(now)
+            if self._align is not None:
+                self._follow_share(self._align.share())
             slot = self._earliest(now)
             if self._align is not None:
                 aligned = self._align.align(slot, cold=cold)
@@ -254,20 +258,41 @@ class RateLimiter:
             if permit.generation != self._generation:
                 return  # part of a congestion event already acted on
             now = self._clock()
-            if self._align is not None:  # it cannot have sent faster than its share
-                self._current = max(settings.min_rate, min(self._current, self._align.share()))
-            basis = self._cut_basis(permit.at)
-            self._current = max(settings.min_rate, basis * settings.decrease_factor)
+            first = self._generation == 0
             self._generation += 1
-            self._paused_until = max(self._paused_until, now + settings.pause)
-            self._resumed = self._paused_until
             while self._slots and self._slots[-1] > now:  # voided: never to be sent
                 self._slots.pop()
+            if self._align is not None and now - self._resumed >= settings.settle:
+                # A shared schedule never deals more than the rate, so a lone throttle
+                # is arrival jitter: let the window drain a moment, keep the rate. A
+                # second one soon after is congestion from outside the group.
+                self._paused_until = max(self._paused_until, now + settings.jitter_pause)
+                self._resumed = self._paused_until
+                return
+            if self._align is not None:  # it cannot have sent faster than its share
+                self._current = max(settings.min_rate, min(self._current, self._align.share()))
+            basis = self._current if first else self._cut_basis(permit.at)
+            self._current = max(settings.min_rate, basis * settings.decrease_factor)
+            self._paused_until = max(self._paused_until, now + settings.pause)
+            self._resumed = self._paused_until
             self._w_max, self._reached = basis, None
             self._slope = max(
                 settings.min_increase, (basis - self._current) / settings.recover_seconds
             )
             self._grown_at = self._paused_until  # probing resumes after the pause
+
+    def _follow_share(self, share: float) -> None:
+        """Keep a cut rate in proportion to the share it was cut from: when others leave
+        the group (or join it), the rate and the point it probes from scale with it."""
+        if share <= 0:
+            return
+        previous, self._share = self._share, share
+        if previous <= 0 or share == previous or self._w_max is None:
+            return
+        scale = share / previous
+        self._current = min(self._ceiling, max(self._settings.min_rate, self._current * scale))
+        self._w_max *= scale
+        self._slope *= scale
 
     def _cut_basis(self, until: float) -> float:
         """The rate to cut from (see the module docstring): the current one, unless the
@@ -276,11 +301,9 @@ class RateLimiter:
         what it admitted. The window was full (we were throttled), so what it admitted
         from us is our share of it, our pause included; unless we sent less than our
         rate while not paused (slots kept free, a wait for the schedule), which says
-        nothing about our share. The first cut of a run
-        always takes the current rate: a runner that just started has seen a window
-        full of the others' calls, and would starve if it believed that was its share."""
-        if self._generation == 0:
-            return self._current
+        nothing about our share. (The first cut of a run always takes the current rate:
+        a runner that just started has seen a window full of the others' calls, and
+        would starve if it believed that was its share.)"""
         settings = self._settings
         window = settings.window
         sending = until - max(until - window, self._resumed)  # not paused, that is
