@@ -8,7 +8,9 @@ they never bunch. ``guard`` absorbs the arrival jitter between the permit and th
 server, which counts arrivals in a one-second window. The first permits of a run
 are cold (each worker's first call opens its connection, so it reaches the server
 late): the permits one window after the first ``rate`` keep ``cold_guard`` more
-away — a one-off cost that keeps the first window under the quota too.
+away — a one-off cost that keeps the first window under the quota too. A worker
+that wakes for its permit more than half the guard late (a stalled process, a busy
+machine) does not use it: sent late, it would crowd the next slots' window.
 
 Sharing. The server's window is shared with every other client of the account,
 and it counts throttled arrivals too: whoever keeps sending into a full window
@@ -36,9 +38,13 @@ beside a foreign client, settle at 85-95 % of the free capacity with 1-3 % of th
 calls throttled, where halving the rate and winning it back within a second collapse
 to a fifth of it.
 
-A coordinated runner (one sharing a PostgreSQL quota) passes an ``align`` hook:
-every slot is moved to the next one the shared schedule grants this runner, and
-the hook says when none is granted yet.
+A coordinated runner (one sharing a PostgreSQL quota) passes an ``Alignment``:
+every slot is moved to the next one the shared schedule deals this runner (the
+rate then only thins the runner's slots out), and none is booked while the
+schedule grants none. The schedule never deals more than the rate, so a lone
+throttle is taken for arrival jitter — a ``jitter_pause``, no cut — and only a
+second one within ``settle`` for congestion from outside the group; a cut rate
+scales with the share when runners join or leave.
 
 The limiter never sleeps itself: ``reserve`` books the next free slot and returns
 a ``Permit``; the caller waits until its time (on a cancellable event in
@@ -189,6 +195,7 @@ class RateLimiter:
         self._paused_until = float("-inf")
         self._resumed = float("-inf")  # when sending resumed after the last cut
         self._throttled = 0
+        self.late = 0  # permits not used: their worker woke too late for the guard
         self._due = float("-inf")  # aligned: when the next slot is due at the current rate
         self._share = 0.0  # aligned: the share the schedule dealt when last asked
         # Probing: the rate of the last cut, how fast to win it back, when it was reached.
@@ -240,7 +247,11 @@ class RateLimiter:
 
     def confirm(self, permit: Permit) -> bool:
         with self._lock:
-            ok = permit.booked and permit.generation == self._generation
+            # A worker that woke too late would send into the next slots' window;
+            # its slot is lost instead (rare: a stalled process, a busy machine).
+            late = self._clock() - permit.at > self._settings.guard / 2
+            ok = permit.booked and permit.generation == self._generation and not late
+            self.late += late
             if ok:
                 self._sent.append(permit.at)
                 _forget_before(self._sent, permit.at - 2 * self._span)
