@@ -78,7 +78,6 @@ _LIBPQ = {
     "keepalives_interval": 1,
     "keepalives_count": 2,
     "tcp_user_timeout": 3000,
-    "connect_timeout": 3,
 }
 _NOW = "SELECT extract(epoch FROM clock_timestamp())::float8"
 _MEMBERS = """
@@ -178,6 +177,7 @@ class PostgresBoard:
                 self._location,
                 autocommit=True,
                 application_name="trtc-ingest-reconciler quota",
+                connect_timeout=3,  # a heartbeat, not a user, waits on it
                 **_LIBPQ,
             )
             for statement in _SESSION:

@@ -190,10 +190,11 @@ def connect(
     *,
     autocommit: bool,
     application_name: str | None = None,
+    connect_timeout: int = _CONNECT_TIMEOUT_SECONDS,
     **libpq: Any,
 ) -> Connection:
     """A connection to ``location`` with the reconciler's defaults: its application
-    name, and a connect timeout unless the URL sets one. ``libpq`` adds parameters.
+    name, and ``connect_timeout`` unless the URL sets one. ``libpq`` adds parameters.
     Raises ``psycopg.Error``; its text may hold the URL's password (see ``scrub``).
     """
     options: dict[str, Any] = dict(libpq)
@@ -202,7 +203,7 @@ def connect(
     else:
         options["fallback_application_name"] = _APPLICATION_NAME
     if not location.has_connect_timeout:
-        options.setdefault("connect_timeout", _CONNECT_TIMEOUT_SECONDS)
+        options["connect_timeout"] = connect_timeout
     return psycopg.connect(location.conninfo, autocommit=autocommit, **options)
 
 
