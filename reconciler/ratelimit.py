@@ -96,6 +96,7 @@ class RateSettings:
     rate: float = 20.0
     window: float = 1.0
     guard: float = 0.015  # seconds of arrival jitter absorbed
+    shared_guard: float = 0.025  # the same, on a grid shared by several processes
     cold_guard: float = 0.2  # extra, once, for the first permits' connection set-up
     min_rate: float = 0.5
     decrease_factor: float = 0.95  # the cut on a congestion event
@@ -249,7 +250,8 @@ class RateLimiter:
         with self._lock:
             # A worker that woke too late would send into the next slots' window;
             # its slot is lost instead (rare: a stalled process, a busy machine).
-            late = self._clock() - permit.at > self._settings.guard / 2
+            guard = self._settings.guard if self._align is None else self._settings.shared_guard
+            late = self._clock() - permit.at > guard / 2
             ok = permit.booked and permit.generation == self._generation and not late
             self.late += late
             if ok:

@@ -88,7 +88,7 @@ class SharedQuota:
             pid=self.pid,
             operation=self.operation,
             rate=settings.rate,
-            interval=(settings.window + settings.guard) / settings.rate,
+            interval=(settings.window + settings.shared_guard) / settings.rate,
         )
         try:
             board = self.open_board()

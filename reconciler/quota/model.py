@@ -390,7 +390,7 @@ def shared_runner(
         pid=0,
         operation="apply",
         rate=settings.rate,
-        interval=(settings.window + settings.guard) / settings.rate,
+        interval=(settings.window + settings.shared_guard) / settings.rate,
     )
     membership = Membership(board, identity, clock=clock, cold_guard=settings.cold_guard)
     limiter = SharedLimiter(membership, settings, clock=clock)
