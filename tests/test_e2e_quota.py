@@ -20,6 +20,7 @@ import pytest
 from reconciler.emulator import DEFAULT_SECRET_ID
 from reconciler.quota.postgres import read_groups
 from reconciler.quota.report import GroupReport
+from reconciler.ratelimit import RateSettings
 from tests.conftest import with_query
 from tests.support import (
     EmulatorFactory,
@@ -35,6 +36,8 @@ from tests.support import (
 #: Below the emulator's 20/s: whatever the jitter of a busy machine, a server window
 #: fuller than 20 can only come from runners not sharing.
 RATE = "16"
+#: Slots per second a runner alone in its group is dealt at that rate.
+FULL = float(RATE) / (1 + RateSettings().shared_guard)
 APPLY = ("apply", "--auto-approve", "--json", "--log-format", "json", "--rate", RATE)
 
 
@@ -92,7 +95,7 @@ def test_two_runners_on_one_database_share_the_quota_fairly(
         what="both runners dealt a share",
     )
     seen = shares(quota_db)
-    expected = float(RATE) / 1.015 / 2
+    expected = FULL / 2
     assert all(abs(share - expected) < 0.01 for share in seen.values()), seen
     (group,) = groups(quota_db)
     assert group.group.startswith("account-") and DEFAULT_SECRET_ID not in group.group
@@ -137,7 +140,7 @@ def test_a_sigkilled_runners_share_comes_back_within_two_seconds(
             0
         ]
     victim.send_signal(signal.SIGKILL)
-    full = float(RATE) / 1.015
+    full = FULL
 
     def survivor_has_it_all() -> bool:
         return shares(quota_db).get(str(survivor.pid), 0) > full - 0.01
@@ -199,7 +202,7 @@ def test_reconciler_quota_shows_who_holds_what(
     assert (group["group"], group["action"]) == ("team-b", "StopStreamIngest")
     (runner,) = group["runners"]
     assert runner["pid"] == proc.pid and runner["operation"] == "apply" and runner["connected"]
-    assert runner["heartbeatAge"] < 1.0 and abs(runner["share"] - float(RATE) / 1.015) < 0.01
+    assert runner["heartbeatAge"] < 1.0 and abs(runner["share"] - FULL) < 0.01
     human = reconciler("quota", env=env, cwd=tmp_path)
     assert human.returncode == 0
     assert "Quota group team-b, StopStreamIngest" in human.stdout
