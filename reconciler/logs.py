@@ -1,11 +1,14 @@
 """Logging setup: structlog, configured once at the CLI entry.
 
 Console rendering on a terminal, JSON lines otherwise, always on stderr (stdout
-carries plans and summaries). Every event passes a redaction processor that
-replaces any registered secret value (secret key, session token, database
-password) and any secret-looking key with ``***`` — so a secret never reaches a
-log line at any level. The official SDK's own logger, which prints whole requests
-with their Authorization headers at DEBUG, is kept mute whatever the level.
+carries plans and summaries). On a terminal the level defaults to warning (the
+results on stdout tell a person what happened); elsewhere to info. Other
+libraries' records go through the same processors and renderer. Every event
+passes a redaction processor that replaces any registered secret value (secret
+key, session token, database password) and any secret-looking key with ``***`` —
+so a secret never reaches a log line at any level. The official SDK's own logger,
+which prints whole requests with their Authorization headers at DEBUG, never
+passes a DEBUG record, whatever the level.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import logging
 import sys
 import threading
 from collections.abc import Iterable, MutableMapping
-from typing import Any, TextIO
+from typing import Any, Protocol
 
 import structlog
 
@@ -71,34 +74,82 @@ def redact_processor(
     return event_dict
 
 
+class SupportsWrite(Protocol):
+    """Where log lines go: a text stream (on a terminal, the console's channel)."""
+
+    def write(self, text: str, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+
+#: The handler ``configure_logging`` put on the root logger (replaced if called again).
+_handler: logging.Handler | None = None
+
+
+def default_level(stream: object) -> str:
+    """The level when none is asked for: warnings and errors on a terminal (a person
+    reads results there, not the log), everything from info up otherwise."""
+    return "warning" if _isatty(stream) else "info"
+
+
 def configure_logging(
-    *, fmt: str = "auto", level: str = "info", stream: TextIO | None = None
+    *,
+    fmt: str = "auto",
+    level: str | None = None,
+    stream: SupportsWrite | None = None,
+    color: bool | None = None,
 ) -> None:
-    """Configure structlog for the whole process (call once, at the entry point)."""
-    out = stream or sys.stderr
-    silence_sdk_logger()
-    logging.getLogger().setLevel(logging.WARNING)
+    """Configure logging for the whole process (call once, at the entry point).
+
+    structlog's own events and the standard library's records (psycopg, urllib3,
+    the SDK's logger) take the same processors — level, time, redaction — and the
+    same renderer, and reach the same stream: on a terminal, the console's channel,
+    which keeps the progress line out of them.
+    """
+    out: SupportsWrite = stream or sys.stderr
+    chosen = level or default_level(out)
+    numeric = getattr(logging, chosen.upper(), logging.INFO)
     console = fmt == "console" or (fmt == "auto" and _isatty(out))
     renderer: Any = (
-        structlog.dev.ConsoleRenderer(colors=_isatty(out))
+        structlog.dev.ConsoleRenderer(colors=_isatty(out) if color is None else color)
         if console
         else structlog.processors.JSONRenderer(sort_keys=False)
     )
+    shared: list[Any] = [
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        redact_processor,
+    ]
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            redact_processor,
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(
-            getattr(logging, level.upper(), logging.INFO)
-        ),
-        logger_factory=structlog.PrintLoggerFactory(file=out),
+        processors=[structlog.contextvars.merge_contextvars, *shared, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.WriteLoggerFactory(file=out),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
+    _route_stdlib_logging(out, numeric, shared, renderer)
+
+
+def _route_stdlib_logging(out: SupportsWrite, level: int, shared: list[Any], renderer: Any) -> None:
+    """Other libraries' log records through the same pipeline (``foreign_pre_chain``)."""
+    global _handler
+    root = logging.getLogger()
+    if _handler is not None:
+        root.removeHandler(_handler)
+    handler = logging.StreamHandler(out)
+    handler.setLevel(level)  # records propagated from a chattier library's logger too
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root.addHandler(handler)
+    root.setLevel(level)
+    _handler = handler
+    # Last, so that whatever the level, the SDK's logger never passes a DEBUG record
+    # (it prints whole requests, Authorization header included).
+    silence_sdk_logger()
 
 
 def bind_run(**context: Any) -> None:
@@ -107,8 +158,8 @@ def bind_run(**context: Any) -> None:
     structlog.contextvars.bind_contextvars(**context)
 
 
-def _isatty(stream: TextIO) -> bool:
+def _isatty(stream: object) -> bool:
     try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
+        return bool(stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError, OSError):
         return False

@@ -130,6 +130,16 @@ class Permit:
 class Limiter(Protocol):
     """What a worker draws its send slots from (every attempt, retries included)."""
 
+    @property
+    def current_rate(self) -> float:
+        """Requests per second it allows now."""
+        ...
+
+    @property
+    def throttled(self) -> int:
+        """Throttled answers it has met."""
+        ...
+
     def reserve(self, *, cold: bool = False) -> Permit:
         """Book the earliest allowed slot (``cold``: for a worker's first call)."""
         ...

@@ -7,6 +7,7 @@ any operation.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from reconciler.domain import Plan
@@ -56,3 +57,38 @@ class StateChange:
     addresses: tuple[str, ...]
     lineage: str | None
     serial: int
+
+
+@dataclass(frozen=True)
+class CycleResult:
+    """How one ``run`` cycle went."""
+
+    ok: bool
+    counts: Mapping[str, int]
+    planned: int
+    finished_at: float  # wall clock, seconds since the epoch
+    duration: float
+    error: str | None = None
+    interrupted: bool = False
+
+
+@dataclass(frozen=True)
+class Versions:
+    """What ``version`` reports; None for what is not installed."""
+
+    tool: str
+    sdk: str | None
+    sdk_common: str | None
+    python: str
+    pyyaml: str | None
+    libyaml: str | None
+
+    def to_json(self) -> dict[str, str | None]:
+        return {
+            "reconciler": self.tool,
+            "tencentcloud-sdk-python-trtc": self.sdk,
+            "tencentcloud-sdk-python-common": self.sdk_common,
+            "python": self.python,
+            "pyyaml": self.pyyaml,
+            "libyaml": self.libyaml,
+        }

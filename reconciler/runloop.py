@@ -25,8 +25,10 @@ from reconciler.clock import Halt
 from reconciler.domain import Outcome, Plan, TaskResult
 from reconciler.engine import Progress
 from reconciler.errors import ReconcilerError
-from reconciler.operations import ApplyArgs, Ports, reconcile
-from reconciler.results import ApplyStatus
+from reconciler.operations import ApplyArgs, Ports, ReconcileUI, reconcile
+from reconciler.results import ApplyStatus, CycleResult
+
+__all__ = ["Cycle", "CycleResult", "LoopSettings", "run_loop", "write_metrics"]
 
 log = structlog.get_logger("reconciler.run")
 
@@ -43,18 +45,7 @@ class LoopSettings:
             raise ValueError("interval must be positive")
 
 
-@dataclass(frozen=True)
-class CycleResult:
-    ok: bool
-    counts: Mapping[str, int]
-    planned: int
-    finished_at: float  # wall clock, seconds since the epoch
-    duration: float
-    error: str | None = None
-    interrupted: bool = False
-
-
-class _Quiet:
+class Quiet:
     """The UI of an unattended cycle: the engine's log lines say it all."""
 
     def planned(self, plan: Plan) -> None:
@@ -74,6 +65,7 @@ class Cycle:
 
     args: ApplyArgs
     ports: Ports
+    ui: ReconcileUI = field(default_factory=lambda: Quiet())
 
     def __call__(self, halt: Halt) -> CycleResult:
         clock = halt.clock
@@ -81,7 +73,7 @@ class Cycle:
         ports = replace(self.ports, halt=halt)
         args = replace(self.args, auto_approve=True, operation="run")
         try:
-            result = reconcile(args, ports, _Quiet())
+            result = reconcile(args, ports, self.ui)
         except ReconcilerError as exc:
             # No terminal reads a service's stdout: every problem goes to the log.
             for problem in exc.problems:
@@ -118,9 +110,13 @@ def run_loop(
     settings: LoopSettings,
     halt: Halt,
     metrics_file: str | None = None,
+    on_cycle: Callable[[CycleResult, str], None] | None = None,
     rand: Callable[[], float] = random.random,
 ) -> int:
-    """Run cycles until halted (or ``max_cycles``); returns how many ran."""
+    """Run cycles until halted (or ``max_cycles``); returns how many ran.
+
+    After each cycle, ``on_cycle`` gets its result and the metrics text (what the
+    metrics file holds)."""
     totals = _Totals()
     failures_in_a_row = 0
     ran = 0
@@ -129,8 +125,11 @@ def run_loop(
         result = cycle(halt)
         ran += 1
         _account(totals, result)
+        metrics = render_metrics(result, totals)
         if metrics_file:
-            write_metrics(metrics_file, result, totals)
+            write_metrics(metrics_file, metrics)
+        if on_cycle is not None:
+            on_cycle(result, metrics)
         fields = {"planned": result.planned, **result.counts, "duration": round(result.duration, 3)}
         if result.ok:
             failures_in_a_row = 0
@@ -226,11 +225,12 @@ def render_metrics(result: CycleResult, totals: _Totals) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_metrics(path: str, result: CycleResult, totals: _Totals) -> None:
+def write_metrics(path: str, text: str) -> None:
+    """Replace the metrics file with ``text`` atomically (a scraper never reads half)."""
     target = Path(path)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_text(render_metrics(result, totals), encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, target)
     except OSError as exc:
         log.error("cannot write metrics file", path=path, error=str(exc))

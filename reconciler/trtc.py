@@ -24,8 +24,8 @@ one client per worker, and above all the classification of every error the cloud
 Known traps of the official SDK, each observed and handled here: it does not retry
 by default and its own retryer has no jitter (we never enable it; the engine owns
 retries); its logger prints whole requests with the Authorization and X-TC-Token
-headers at DEBUG (``silence_sdk_logger`` pins it above DEBUG and cuts it off from
-handlers); its environment provider reads no session token (we add
+headers at DEBUG (``silence_sdk_logger`` pins it above DEBUG, so no such record is
+ever made); its environment provider reads no session token (we add
 ``TENCENTCLOUD_TOKEN`` / ``TENCENTCLOUD_SECURITY_TOKEN``); with nothing configured
 its default chain ends in an ``OSError`` about ``TKE_REGION`` (we say "no
 credentials" once, listing what was tried); ``HttpProfile.protocol`` must be given
@@ -298,12 +298,12 @@ def _probe_cvm_role() -> Any:
 
 
 def silence_sdk_logger() -> None:
-    """Keep the SDK's logger (which prints Authorization headers at DEBUG) mute."""
+    """Keep the SDK's DEBUG records (whole requests, Authorization header included)
+    from ever being made; what it says at INFO and above reaches the process's
+    handlers (the reconciler's, which redact)."""
     sdk_logger = logging.getLogger(SDK_LOGGER_NAME)
-    sdk_logger.setLevel(logging.WARNING)
-    sdk_logger.propagate = False
-    for name in ("urllib3", "requests"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    sdk_logger.setLevel(max(logging.INFO, logging.getLogger().getEffectiveLevel()))
+    sdk_logger.propagate = True
 
 
 # --- clients -----------------------------------------------------------------

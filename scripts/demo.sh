@@ -35,7 +35,12 @@ done
 RECONCILER_ENDPOINT="$(python -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["url"])' "$work/emulator.out")"
 export RECONCILER_ENDPOINT
 
-step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+# Bold commands on a terminal, plain text elsewhere and under NO_COLOR (no-color.org).
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ] && [ "${TERM:-}" != dumb ]; then
+    step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+else
+    step() { printf '\n$ %s\n' "$*"; }
+fi
 
 step reconciler validate manifests
 reconciler validate manifests

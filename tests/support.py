@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -239,3 +240,14 @@ def hold_lock(location: str, cwd: Path) -> subprocess.Popen[str]:
         proc.kill()
         raise AssertionError(f"lock holder did not start: {line!r} {proc.communicate()[1]}")
     return proc
+
+
+#: One outcome line of ``apply`` / ``run``: ``  - ADDRESS  OUTCOME  DETAIL``.
+_OUTCOME_LINE = re.compile(
+    r"^  [-~] (\S+) +(stopped|already stopped|failed|forgotten)(?: +(.*))?$", flags=re.M
+)
+
+
+def reported(stdout: str) -> dict[str, tuple[str, str]]:
+    """address → (outcome, detail) of each outcome line an apply printed."""
+    return {match[1]: (match[2], match[3] or "") for match in _OUTCOME_LINE.finditer(stdout)}

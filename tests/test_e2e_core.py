@@ -16,6 +16,7 @@ from tests.support import (
     manifest,
     no_traceback,
     reconciler,
+    reported,
     seed,
     write,
 )
@@ -83,9 +84,11 @@ def test_finished_task_is_already_stopped_and_unknown_fails_alone(
     emulator.add_tasks(seed(["live"]) + seed(["ended"], status="Finished"))
     result = reconciler("apply", "--auto-approve", env=env, cwd=tmp_path)
     assert result.returncode == 1
-    assert f"{APP}/ended: already stopped" in result.stdout
-    assert f"{APP}/nosuch: failed: InvalidParameter.TaskId" in result.stdout
-    assert f"{APP}/live: stopped" in result.stdout
+    lines = reported(result.stdout)
+    assert lines[f"{APP}/ended"][0] == "already stopped"
+    assert lines[f"{APP}/nosuch"][0] == "failed"
+    assert lines[f"{APP}/nosuch"][1].startswith("InvalidParameter.TaskId: ")
+    assert lines[f"{APP}/live"][0] == "stopped" and lines[f"{APP}/live"][1].startswith("RequestId")
     assert no_traceback(result)
     state = json.loads(reconciler("state", "pull", env=env, cwd=tmp_path).stdout)
     outcomes = {r["address"]: r["outcome"] for r in state["records"]}

@@ -23,6 +23,7 @@ from tests.support import (
     no_traceback,
     outcomes,
     reconciler,
+    reported,
     settled,
     setup_tasks,
     start,
@@ -162,8 +163,8 @@ def test_signal_stops_gracefully_with_exit_code_and_summary(
     assert set(recorded) <= set(stopped_at_server)
     assert len(set(stopped_at_server) - set(recorded)) <= parallelism
     # Everything reported on stdout was committed first.
-    reported = {line.split(": ")[0] for line in out.splitlines() if ": stopped" in line}
-    assert reported == set(recorded)
+    printed = {address for address, (outcome, _) in reported(out).items() if outcome == "stopped"}
+    assert printed == set(recorded)
 
 
 # --- 4. bad credentials --------------------------------------------------------------

@@ -5,14 +5,8 @@ prints one event per outcome — the CLI as a subprocess against the emulator.
 
 from __future__ import annotations
 
-import errno
 import json
-import os
-import pty
-import select
 import subprocess
-import sys
-import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -24,10 +18,12 @@ from tests.support import (
     manifest,
     no_traceback,
     reconciler,
+    reported,
     seed,
     setup_tasks,
     stop_calls,
 )
+from tests.terminal import run_in_terminal
 
 # --- 5. secrets never leak --------------------------------------------------------------
 
@@ -66,15 +62,16 @@ def test_secrets_never_leak(tmp_path: Path, emulators: EmulatorFactory) -> None:
     emulator.configure(next_faults=[{"kind": "internal", "action": STOP}])
     applied = run("apply", "--auto-approve", *debug_json, env=with_token)
     assert applied.returncode == 1
-    assert f"{APP}/a: stopped" in applied.stdout and f"{APP}/b: stopped" in applied.stdout
-    assert f"{APP}/nosuch: failed: InvalidParameter.TaskId" in applied.stdout
+    lines = reported(applied.stdout)
+    assert lines[f"{APP}/a"][0] == lines[f"{APP}/b"][0] == "stopped"
+    assert lines[f"{APP}/nosuch"][1].startswith("InvalidParameter.TaskId")
     assert '"retrying"' in applied.stderr and '"level": "debug"' in applied.stderr
 
     # The Terraform provider's variable name, console logs.
     manifest(path, ["a", "b", "c"])
     applied = run("apply", "--auto-approve", *debug_console, env=with_security_token)
     assert applied.returncode == 0, applied.stderr
-    assert f"{APP}/c: stopped" in applied.stdout
+    assert reported(applied.stdout)[f"{APP}/c"][0] == "stopped"
     run("state", "pull", *debug_json, env=with_token)
     run("state", "list", env=with_token)
 
@@ -168,45 +165,6 @@ def test_throttled_answers_back_off_and_recover(tmp_path: Path, emulators: Emula
 # --- 8. the progress line ---------------------------------------------------------------------
 
 
-def _run_with_terminal_stderr(
-    args: list[str], env: Mapping[str, str], cwd: Path
-) -> tuple[int, str]:
-    leader, follower = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "reconciler", *args],
-        env=dict(env),
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=follower,
-    )
-    os.close(follower)
-    chunks: list[bytes] = []
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([leader], [], [], 0.5)
-            if not ready:
-                if proc.poll() is not None:
-                    break
-                continue
-            try:
-                chunk = os.read(leader, 4096)
-            except OSError as exc:  # EIO: the child closed the terminal
-                if exc.errno != errno.EIO:
-                    raise
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        code = proc.wait(timeout=30)
-    finally:
-        os.close(leader)
-        if proc.poll() is None:
-            proc.kill()
-    return code, b"".join(chunks).decode("utf-8", "replace")
-
-
 def test_progress_line_only_on_a_terminal(tmp_path: Path, emulators: EmulatorFactory) -> None:
     emulator = emulators("--latency", "0.05")
     env = cli_env(tmp_path, emulator)
@@ -217,9 +175,10 @@ def test_progress_line_only_on_a_terminal(tmp_path: Path, emulators: EmulatorFac
     assert "\r" not in piped.stdout and "in flight" not in piped.stdout
 
     setup_tasks(tmp_path, emulator, "tty", 10)
-    code, terminal = _run_with_terminal_stderr(["apply", "--auto-approve"], env, tmp_path)
-    assert code == 0, terminal
-    assert "in flight" in terminal and "/10]" in terminal, terminal
+    capture = run_in_terminal(["apply", "--auto-approve"], env=env, cwd=tmp_path, only_stderr=True)
+    assert capture.code == 0, capture.rows
+    assert b"in flight" in capture.raw and b"/10]" in capture.raw, capture.raw
+    assert not any("in flight" in row or "stopped" in row for row in capture.rows)
 
 
 # --- 9. apply --json --------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from reconciler import operations
 from reconciler.cli.parser import build_parser
 from reconciler.clock import Halt
 from reconciler.runloop import CycleResult, LoopSettings, run_loop
+from reconciler.service import Board, LimiterGauge
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -276,23 +277,22 @@ def test_workload_is_locked_down(path: Path, kind: str) -> None:
         assert "emptyDir" in volumes[mounts[writable]], f"{writable} is not an emptyDir"
 
 
-def test_run_deployment_shares_its_metrics_file_with_the_exporter() -> None:
+def test_run_deployment_serves_metrics_and_health_itself() -> None:
     deployment = one_doc(K8S / "deployment-run.yaml", "Deployment")
     assert deployment["spec"]["replicas"] == 1
     assert deployment["spec"]["strategy"]["type"] == "Recreate"
     spec = pod_spec(deployment)
+    assert len(spec["containers"]) == 1, "no metrics sidecar: the loop serves /metrics"
     container = reconciler_container(spec)
     parsed = assert_parses(container["args"], "deployment-run.yaml")
-    assert parsed.command == "run"
-    assert parsed.metrics_file
-    metrics_dir = str(Path(parsed.metrics_file).parent)
-    exporter = next(c for c in spec["containers"] if "node-exporter" in c["image"])
-    assert f"--collector.textfile.directory={metrics_dir}" in exporter["args"]
-    shared = [
-        {m["name"] for m in c["volumeMounts"] if m["mountPath"] == metrics_dir}
-        for c in (container, exporter)
-    ]
-    assert shared[0] and shared[0] == shared[1]
+    assert parsed.command == "run" and parsed.metrics_addr
+    port = int(parsed.metrics_addr.rpartition(":")[2])
+    assert {p["name"]: p["containerPort"] for p in container["ports"]}["metrics"] == port
+    for probe in ("livenessProbe", "readinessProbe"):
+        get = container[probe]["httpGet"]
+        assert get["path"] == "/healthz" and get["port"] == "metrics", probe
+    scrape = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert [scrape["prometheus.io/port"], scrape["prometheus.io/path"]] == [str(port), "/metrics"]
 
 
 def _configmap_manifests(tmp_path: Path) -> Path:
@@ -403,12 +403,10 @@ def test_github_pull_request_plans_with_detailed_exitcode() -> None:
     assert "TENCENTCLOUD_SECRET_KEY" not in job.get("env", {}), "plans need no cloud key"
 
 
-def test_github_merge_applies_the_plan_it_just_made() -> None:
+def test_github_merge_applies_the_reviewed_plan() -> None:
     parsed = [assert_parses(a, GITHUB.name) for a in _job_argvs(_job_for("push"))]
-    plans = [p for p in parsed if p.command == "plan"]
-    applies = [p for p in parsed if p.command == "apply"]
-    assert len(plans) == 1 and len(applies) == 1
-    assert applies[0].paths == [plans[0].out]
+    assert [p.command for p in parsed] == ["show", "apply"]  # no new plan: the reviewed one
+    assert parsed[1].paths == [parsed[0].plan_file]
 
 
 def test_github_schedule_runs_a_drift_check_then_applies() -> None:
@@ -479,24 +477,22 @@ def test_docs_cover_the_exit_codes() -> None:
 
 def test_alerts_and_docs_use_metrics_the_run_loop_writes(tmp_path: Path) -> None:
     metrics_file = tmp_path / "reconciler.prom"
-    result = CycleResult(
-        ok=True,
-        counts={"stopped": 1, "already_stopped": 0, "failed": 0, "forgotten": 0},
-        planned=1,
-        finished_at=1700000000.0,
-        duration=0.1,
-    )
+    counts = dict.fromkeys(("already_stopped", "failed", "forgotten"), 0) | {"stopped": 1}
+    result = CycleResult(ok=True, counts=counts, planned=1, finished_at=1.7e9, duration=0.1)
+    board = Board(clock=Halt().clock, stale_after=3.0, rates=LimiterGauge(20.0))
     run_loop(
         lambda halt: result,
         settings=LoopSettings(interval=1, max_cycles=1),
         halt=Halt(),
         metrics_file=str(metrics_file),
+        on_cycle=lambda _, text: board.cycle_finished(text),
     )
-    written = set(re.findall(r"^# TYPE (\S+)", metrics_file.read_text(), flags=re.M))
+    assert board.metrics().startswith(metrics_file.read_text())  # /metrics: the file, and more
+    written = set(re.findall(r"^# TYPE (\S+)", board.metrics(), flags=re.M))
     rules = [r for g in yaml_docs(ALERTS)[0]["groups"] for r in g["rules"]]
     assert rules and all(r["alert"] and r["expr"] for r in rules)
     used = set()
     for source in (ALERTS.read_text(encoding="utf-8"), DOCS.read_text(encoding="utf-8")):
-        used |= set(re.findall(r"\b(reconciler_[a-z_]+)\b", source))
+        used |= set(re.findall(r"\b(reconciler_[a-z_]+)\b(?!\.py)", source))
     assert "reconciler_last_success_timestamp_seconds" in used
     assert used <= written, f"not written by the run loop: {sorted(used - written)}"

@@ -77,22 +77,22 @@ def test_plan_json_is_the_plan_document() -> None:
 
 def test_apply_human_prints_each_outcome_and_the_summary() -> None:
     s = streams()
-    view = ApplyHuman(s, progress=False)
+    view = ApplyHuman(s)
+    view.planned(PLAN)
     view.on_result(TaskResult(STOP, Outcome.STOPPED, request_id="req-1"))
     failed = CallError("InvalidParameter.TaskId", "no such task")
     view.on_result(TaskResult(STOP, Outcome.FAILED, error=failed))
     view.applied(ApplyResult(ApplyStatus.APPLIED, PLAN, report(stopped=1, failed=1), "run"))
     out = text(s.out)
-    assert "1400000001/task-a: stopped (RequestId req-1)" in out
-    assert "failed: InvalidParameter.TaskId: no such task" in out
+    assert "  - 1400000001/task-a  stopped          RequestId req-1\n" in out
+    assert "  - 1400000001/task-a  failed           InvalidParameter.TaskId: no such task\n" in out
+    assert "\x1b" not in out  # no colour off a terminal
     assert "Apply finished with failures 1 stopped" in out
 
 
 def test_apply_human_declined() -> None:
     s = streams()
-    ApplyHuman(s, progress=False).applied(
-        ApplyResult(ApplyStatus.DECLINED, PLAN, ApplyReport.empty(), "run")
-    )
+    ApplyHuman(s).applied(ApplyResult(ApplyStatus.DECLINED, PLAN, ApplyReport.empty(), "run"))
     assert text(s.out).strip() == "Apply cancelled."
 
 

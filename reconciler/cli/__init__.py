@@ -2,8 +2,12 @@
 result to an exit code.
 
 ``main`` is the only place that catches ``ReconcilerError``: the command's view
-renders it (text or JSON) and the exit code is 1. Nothing else is caught, so a
-bug still shows its traceback.
+renders it (text, or JSON under ``--json``) and the exit code is 1. Nothing else
+is caught, so a bug still shows its traceback.
+
+On a terminal, one console owns stdout and stderr: views, the prompt, structlog
+and the standard library's logging all write through it, so the progress line is
+cleared before any other line and drawn again after it.
 """
 
 from __future__ import annotations
@@ -13,30 +17,48 @@ from collections.abc import Sequence
 
 from reconciler.cli import commands, wiring
 from reconciler.cli.args import EmulatorArgs, from_namespace
-from reconciler.cli.parser import build_parser
+from reconciler.cli.parser import ParseError, build_parser
 from reconciler.clock import Halt
-from reconciler.errors import ReconcilerError
+from reconciler.errors import ReconcilerError, UsageError
 from reconciler.logs import bind_run, configure_logging
-from reconciler.views import View
+from reconciler.views import JsonView, Streams, TerminalTraits, View, open_console
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    namespace = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in words  # known before parsing, so a usage error is JSON too
     try:
+        namespace = build_parser().parse_args(words)
         invocation = from_namespace(namespace, wiring.environment())
+    except ParseError as exc:
+        sys.stderr.write(exc.usage)
+        return _fail(UsageError(str(exc)), as_json=as_json)
     except ReconcilerError as exc:
-        View().error(exc)
-        return commands.EXIT_ERROR
+        return _fail(exc, as_json=as_json)
     if isinstance(invocation.args, EmulatorArgs):
         return _serve_emulator(invocation.args)
-    presentation = invocation.presentation
-    configure_logging(fmt=presentation.log_format, level=presentation.log_level)
+    shown = invocation.presentation
+    console = open_console(TerminalTraits(no_color=shown.no_color, dumb=shown.dumb))
+    configure_logging(
+        fmt=shown.log_format,
+        level=shown.log_level,
+        stream=console.err,
+        color=console.err_style.enabled,
+    )
     bind_run(command=invocation.command)
-    command = commands.command_for(invocation)
+    streams = Streams(
+        out=console.out,
+        err=console.err,
+        style=console.out_style,
+        status=console.status,
+        terminal=console.out_is_terminal,
+    )
+    command = commands.command_for(invocation, streams)
     halt = Halt()
     with wiring.Signals(halt).installed() as signals:
         try:
-            ports = wiring.ports(invocation.connection, halt=halt)
+            prompt = wiring.TerminalPrompt(halt, out=console.out)
+            ports = wiring.ports(invocation.connection, halt=halt, prompt=prompt)
             context = commands.Context(ports=ports, signal_exit_code=signals.exit_code)
             return command.run(context)
         except ReconcilerError as exc:
@@ -44,6 +66,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return commands.EXIT_ERROR
         except BrokenPipeError:
             return commands.EXIT_ERROR
+        finally:
+            console.clear()
+
+
+def _fail(exc: ReconcilerError, *, as_json: bool) -> int:
+    (JsonView() if as_json else View()).error(exc)
+    return commands.EXIT_ERROR
 
 
 def _serve_emulator(args: EmulatorArgs) -> int:

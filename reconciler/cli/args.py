@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from reconciler.backoff import RetryPolicy
 from reconciler.engine import EngineSettings
 from reconciler.errors import UsageError
+from reconciler.logs import LEVELS
 from reconciler.operations import ApplyArgs, PlanArgs
 from reconciler.quota import check_group
 from reconciler.ratelimit import RateSettings
@@ -52,9 +53,12 @@ class Presentation:
     """How results and logs are shown."""
 
     json: bool = False
+    markdown: bool = False
     detailed_exitcode: bool = False
     log_format: str = "auto"
-    log_level: str = "info"
+    log_level: str | None = None  # None: warning on a terminal, info otherwise
+    no_color: bool = False  # --no-color or NO_COLOR
+    dumb: bool = False  # TERM=dumb: no colour, no cursor movement
 
 
 @dataclass(frozen=True)
@@ -88,13 +92,23 @@ class StatePushArgs:
 
 
 @dataclass(frozen=True)
+class ShowArgs:
+    plan_file: str
+
+
+@dataclass(frozen=True)
+class CompletionArgs:
+    shell: str
+
+
+@dataclass(frozen=True)
 class QuotaArgs:
     """``quota``: show who holds what (the group comes from the connection's options)."""
 
 
 @dataclass(frozen=True)
 class NoArgs:
-    """A command that takes no arguments of its own (``schema``)."""
+    """A command that takes no arguments of its own (``schema``, ``version``)."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +116,7 @@ class RunArgs:
     apply: ApplyArgs
     loop: LoopSettings
     metrics_file: str | None = None
+    metrics_addr: str | None = None  # HOST:PORT to serve /metrics and /healthz on
 
 
 @dataclass(frozen=True)
@@ -121,6 +136,8 @@ CommandArgs = (
     | StateRmArgs
     | StatePushArgs
     | RunArgs
+    | ShowArgs
+    | CompletionArgs
     | EmulatorArgs
     | QuotaArgs
     | NoArgs
@@ -136,7 +153,9 @@ class Invocation:
 
 
 #: Commands whose results can be shown as JSON (``--json``).
-_JSON_COMMANDS = frozenset({"validate", "plan", "apply", "quota"})
+_JSON_COMMANDS = frozenset({"validate", "plan", "show", "apply", "version", "state list", "quota"})
+#: Commands whose results can be shown as a pull-request comment (``--markdown``).
+_MARKDOWN_COMMANDS = frozenset({"plan", "show"})
 #: Commands that talk to the TRTC API (``--request-timeout`` and the engine options).
 _CLOUD_COMMANDS = frozenset({"plan", "apply", "run"})
 
@@ -146,8 +165,6 @@ def from_namespace(ns: argparse.Namespace, environ: Mapping[str, str]) -> Invoca
     command = ns.command if ns.command != "state" else f"state {ns.state_command}"
     if command == "emulator":
         return Invocation(command, EmulatorArgs(ns, tuple(ns.seed_manifests)))
-    if command == "schema":
-        return Invocation(command, NoArgs())
     connection = Connection(
         state=ns.state,
         endpoint=ns.endpoint or environ.get("RECONCILER_ENDPOINT"),
@@ -157,9 +174,13 @@ def from_namespace(ns: argparse.Namespace, environ: Mapping[str, str]) -> Invoca
     )
     presentation = Presentation(
         json=command in _JSON_COMMANDS and ns.json,
+        markdown=command in _MARKDOWN_COMMANDS and ns.markdown,
         detailed_exitcode=command == "plan" and ns.detailed_exitcode,
         log_format=ns.log_format,
-        log_level=ns.log_level,
+        log_level=ns.log_level or _env_log_level(environ),
+        # no-color.org: set and not empty
+        no_color=ns.no_color or bool(environ.get("NO_COLOR")),
+        dumb=environ.get("TERM") == "dumb",
     )
     return Invocation(command, _command_args(command, ns), connection, presentation)
 
@@ -182,6 +203,15 @@ def _quota_options(
         group=check_group(group) if group is not None else None,
         operation=command,
     )
+
+
+def _env_log_level(environ: Mapping[str, str]) -> str | None:
+    value = environ.get("RECONCILER_LOG_LEVEL", "").strip().lower()
+    if not value:
+        return None
+    if value not in LEVELS:
+        raise UsageError(f"RECONCILER_LOG_LEVEL={value!r}: expected one of {', '.join(LEVELS)}")
+    return value
 
 
 def _command_args(command: str, ns: argparse.Namespace) -> CommandArgs:
@@ -208,7 +238,12 @@ def _command_args(command: str, ns: argparse.Namespace) -> CommandArgs:
             ),
             LoopSettings(interval=ns.interval, jitter=ns.jitter, max_cycles=ns.max_cycles),
             ns.metrics_file,
+            ns.metrics_addr,
         )
+    if command == "show":
+        return ShowArgs(ns.plan_file)
+    if command == "completion":
+        return CompletionArgs(ns.shell)
     if command in ("state list", "state pull"):
         return StateReadArgs(pull=command == "state pull")
     if command == "state show":

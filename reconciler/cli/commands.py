@@ -1,24 +1,28 @@
 """One function per command: call its one operation, hand the result to its view,
 return the exit code. No business logic lives here.
 
-Exit codes: 0 success (and, under ``plan --detailed-exitcode``, no changes); 1 an
-error; 2 ``plan --detailed-exitcode`` with changes; 3 apply declined at the
-prompt; 130 / 143 interrupted by SIGINT / SIGTERM.
+Exit codes (``reconciler --help`` lists them too): 0 success (and, under ``plan
+--detailed-exitcode``, no changes); 1 an error; 2 ``plan --detailed-exitcode``
+with changes; 3 apply declined at the prompt; 130 / 143 interrupted by SIGINT /
+SIGTERM.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
-from reconciler import operations, runloop
+from reconciler import operations, runloop, service
 from reconciler.cli.args import (
+    CompletionArgs,
     EmulatorArgs,
     Invocation,
     QuotaArgs,
     RunArgs,
+    ShowArgs,
     StatePushArgs,
     StateReadArgs,
     StateRmArgs,
@@ -29,21 +33,31 @@ from reconciler.errors import ManifestsInvalid
 from reconciler.operations import ApplyArgs, PlanArgs, Ports
 from reconciler.operations import quota as quota_ops
 from reconciler.operations import state as state_ops
-from reconciler.results import ApplyStatus
+from reconciler.results import ApplyStatus, CycleResult
 from reconciler.views import (
     ApplyHuman,
     ApplyJson,
     ApplyView,
+    CompletionView,
     PlanHuman,
     PlanJson,
+    PlanMarkdown,
     PlanView,
     QuotaHuman,
     QuotaJson,
     QuotaView,
+    RunHuman,
+    RunQuiet,
+    RunView,
     StateHuman,
+    StateJson,
+    Streams,
     ValidateHuman,
     ValidateJson,
     ValidateView,
+    VersionHuman,
+    VersionJson,
+    VersionView,
     View,
 )
 
@@ -114,18 +128,47 @@ class Apply:
 
 
 @dataclass(frozen=True)
-class Run:
-    args: RunArgs
-    view: View
+class Show:
+    args: ShowArgs
+    view: PlanView
 
     def run(self, context: Context) -> int:
-        cycle = runloop.Cycle(self.args.apply, context.ports)
-        runloop.run_loop(
-            cycle,
-            settings=self.args.loop,
-            halt=context.ports.halt,
-            metrics_file=self.args.metrics_file,
+        self.view.shown(operations.show(self.args.plan_file), path=self.args.plan_file)
+        return EXIT_OK
+
+
+@dataclass(frozen=True)
+class Run:
+    args: RunArgs
+    view: RunView
+
+    def run(self, context: Context) -> int:
+        ports, args = context.ports, self.args
+        # The cycles' limiters, made and read by the gauge, feed /metrics; the board
+        # holds what /metrics and /healthz serve.
+        gauge = service.LimiterGauge(args.apply.engine.rate.rate)
+        engine = replace(args.apply.engine, watch_limiter=gauge)
+        board = service.Board(
+            clock=ports.halt.clock, stale_after=3 * args.loop.interval, rates=gauge
         )
+        cycle = runloop.Cycle(
+            replace(args.apply, engine=engine), ports, service.Heartbeat(self.view, board)
+        )
+
+        def finished(result: CycleResult, metrics: str) -> None:
+            board.cycle_finished(metrics)
+            self.view.cycle_finished(result)
+
+        with contextlib.ExitStack() as stack:
+            if args.metrics_addr is not None:
+                stack.enter_context(service.serving(args.metrics_addr, board))
+            runloop.run_loop(
+                cycle,
+                settings=args.loop,
+                halt=ports.halt,
+                metrics_file=args.metrics_file,
+                on_cycle=finished,
+            )
         return EXIT_OK  # a service: a clean stop on SIGINT / SIGTERM is success
 
 
@@ -177,23 +220,58 @@ class Schema:
         return EXIT_OK
 
 
-def command_for(invocation: Invocation) -> Command:
-    """The command ``invocation`` names, with its human or JSON view."""
-    args, as_json = invocation.args, invocation.presentation.json
+@dataclass(frozen=True)
+class Version:
+    view: VersionView
+
+    def run(self, context: Context) -> int:
+        self.view.versions(operations.versions())
+        return EXIT_OK
+
+
+@dataclass(frozen=True)
+class Completion:
+    args: CompletionArgs
+    view: CompletionView
+
+    def run(self, context: Context) -> int:
+        from reconciler.cli.completion import completion_script
+
+        self.view.script(completion_script(self.args.shell))
+        return EXIT_OK
+
+
+def command_for(invocation: Invocation, streams: Streams | None = None) -> Command:
+    """The command ``invocation`` names, with its view writing to ``streams``."""
+    args, shown = invocation.args, invocation.presentation
+    streams = streams or Streams()
     if isinstance(args, ValidateArgs):
-        return Validate(args, ValidateJson() if as_json else ValidateHuman())
-    if isinstance(args, PlanArgs):
-        view = PlanJson() if as_json else PlanHuman()
-        return Plan(args, view, invocation.presentation.detailed_exitcode)
+        return Validate(args, (ValidateJson if shown.json else ValidateHuman)(streams))
+    if isinstance(args, (PlanArgs, ShowArgs)):
+        view: PlanView = (
+            PlanJson(streams)
+            if shown.json
+            else PlanMarkdown(streams)
+            if shown.markdown
+            else PlanHuman(streams)
+        )
+        if isinstance(args, ShowArgs):
+            return Show(args, view)
+        return Plan(args, view, shown.detailed_exitcode)
     if isinstance(args, ApplyArgs):
-        return Apply(args, ApplyJson() if as_json else ApplyHuman())
+        return Apply(args, (ApplyJson if shown.json else ApplyHuman)(streams))
     if isinstance(args, RunArgs):
-        return Run(args, View())
+        # A person at a terminal sees cycles and outcomes; a service's stdout stays quiet.
+        return Run(args, RunHuman(streams) if streams.terminal else RunQuiet(streams))
     if isinstance(args, (StateReadArgs, StateShowArgs, StateRmArgs, StatePushArgs)):
-        return State(args, StateHuman())
+        return State(args, (StateJson if shown.json else StateHuman)(streams))
+    if isinstance(args, CompletionArgs):
+        return Completion(args, CompletionView(streams))
     if isinstance(args, QuotaArgs):
-        return Quota(QuotaJson() if as_json else QuotaHuman())
-    return Schema(View())
+        return Quota((QuotaJson if shown.json else QuotaHuman)(streams))
+    if invocation.command == "version":
+        return Version((VersionJson if shown.json else VersionHuman)(streams))
+    return Schema(View(streams))
 
 
 def emulator(args: EmulatorArgs) -> int:

@@ -32,6 +32,7 @@ from reconciler.state.location import is_postgres_location
 from reconciler.state.urls import location_secrets
 from reconciler.trtc import CredentialSource, parse_endpoint
 from reconciler.views import is_terminal
+from reconciler.views.console import TextSink
 
 log = structlog.get_logger("reconciler.cli")
 
@@ -97,7 +98,7 @@ def _ignore(signum: int, frame: FrameType | None) -> None:
 class TerminalPrompt:
     """Asks on stdout, reads a line from stdin; a halt cancels the wait."""
 
-    def __init__(self, halt: Halt, *, stdin: TextIO | None = None, out: TextIO | None = None):
+    def __init__(self, halt: Halt, *, stdin: TextIO | None = None, out: TextSink | None = None):
         self._halt = halt
         self._in = stdin or sys.stdin
         self._out = out or sys.stdout

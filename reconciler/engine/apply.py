@@ -180,7 +180,11 @@ def _stop_result(done: Done[str]) -> TaskResult:
 
 
 def _log_result(result: TaskResult) -> None:
-    """The canonical log line of one task outcome."""
+    """The canonical log line of one task outcome.
+
+    A failed task is an outcome like the others (the view shows it, the summary
+    counts it, the exit code says it), so its line is at info too: on a terminal,
+    where logs show warnings and errors only, each task then takes one line."""
     fields: dict[str, object] = {
         "address": result.change.address,
         "action": result.change.action.value,
@@ -192,6 +196,6 @@ def _log_result(result: TaskResult) -> None:
     if result.attempts > 1:
         fields["attempts"] = result.attempts
     if result.error is not None:
-        log.warning("task failed", code=result.error.code, error=result.error.message, **fields)
+        log.info("task failed", code=result.error.code, error=result.error.message, **fields)
     else:
         log.info("task " + result.outcome.value, **fields)

@@ -37,6 +37,13 @@ log = structlog.get_logger("reconciler.engine")
 T = TypeVar("T")
 
 
+class LimiterWatch(Protocol):
+    """Shown each pool run's rate limiter as the run starts (``run --metrics-addr``
+    reads their rates and throttles)."""
+
+    def __call__(self, limiter: Limiter) -> None: ...
+
+
 class TaskApi(Protocol):
     """What a worker needs from TRTC (``reconciler.trtc.TrtcApi`` in production).
 
@@ -56,6 +63,7 @@ class EngineSettings:
     drain_timeout: float = 3.0  # after a halt, how long in-flight calls may finish
     progress_interval: float = 0.25
     poll_interval: float = 0.05  # how often the drive loop looks at a halt with no results
+    watch_limiter: LimiterWatch | None = None  # run --metrics-addr reads each run's limiter
 
     def __post_init__(self) -> None:
         if self.parallelism < 1:
@@ -303,6 +311,8 @@ def run_pool(
         halt.child() as run_halt,
         quota.limiter(settings.rate, clock=halt.clock, action=action) as limiter,
     ):
+        if settings.watch_limiter is not None:
+            settings.watch_limiter(limiter)
         pool: Pool[T] = Pool(
             changes,
             call,

@@ -9,13 +9,17 @@ and no rendering happen here.
 - ``inputs``: manifests, targets, saved plans and state documents, checked;
 - ``reconcile``: apply, and each ``run`` cycle;
 - ``planning``: plan (with refresh, saved plans);
-- ``state``: the state commands.
+- ``state``: the state commands;
+- ``show``: a saved plan, read and checked;
+- ``about``: the versions of the tool and what it runs on.
 """
 
+from reconciler.operations.about import versions
 from reconciler.operations.inputs import DEFAULT_PATHS, validate
 from reconciler.operations.planning import PlanArgs, plan
 from reconciler.operations.ports import CloudConnector, NoPrompt, Ports, Prompt, TrtcConnector
 from reconciler.operations.reconcile import CONFIRM_QUESTION, ApplyArgs, ReconcileUI, reconcile
+from reconciler.operations.show import show
 
 __all__ = [
     "CONFIRM_QUESTION",
@@ -30,5 +34,7 @@ __all__ = [
     "TrtcConnector",
     "plan",
     "reconcile",
+    "show",
     "validate",
+    "versions",
 ]

@@ -235,6 +235,10 @@ class SharedLimiter:
     def current_rate(self) -> float:
         return self._inner.current_rate
 
+    @property
+    def throttled(self) -> int:
+        return self._inner.throttled
+
     def go_alone(self, reason: str) -> None:
         """Leave the schedule for the rest of this run (once); see the module docstring."""
         with self._lock:

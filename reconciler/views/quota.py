@@ -4,7 +4,7 @@ or one JSON document."""
 from __future__ import annotations
 
 from reconciler.quota.report import GroupReport, MemberReport
-from reconciler.views.base import JsonLines, View, duration, plural
+from reconciler.views.base import JsonLines, JsonView, View, duration, plural
 
 
 def quota_lines(groups: list[GroupReport]) -> list[str]:
@@ -55,7 +55,7 @@ class QuotaHuman(View):
         self.print("\n".join(quota_lines(groups)))
 
 
-class QuotaJson(View):
+class QuotaJson(JsonView):
     def shown(self, groups: list[GroupReport]) -> None:
         JsonLines(self.out).emit(
             {

@@ -1,13 +1,13 @@
-"""The ``state`` commands: addresses one a line, records and whole states as JSON,
-and what ``rm`` / ``push`` changed."""
+"""The ``state`` commands: addresses one a line (or one JSON document), records
+and whole states as JSON, and what ``rm`` / ``push`` changed."""
 
 from __future__ import annotations
 
 import json
 
-from reconciler.domain import Record, StateSnapshot
+from reconciler.domain import FORMAT_VERSION, Record, StateSnapshot
 from reconciler.results import StateChange
-from reconciler.views.base import View
+from reconciler.views.base import JsonLines, JsonView, View
 
 
 class StateHuman(View):
@@ -30,4 +30,18 @@ class StateHuman(View):
         self.print(
             f"Pushed {len(change.addresses)} records to {change.location} "
             f"(lineage {change.lineage}, serial {change.serial})."
+        )
+
+
+class StateJson(StateHuman, JsonView):
+    """``state list --json``: one document with the state's identity and addresses."""
+
+    def listed(self, snapshot: StateSnapshot) -> None:
+        JsonLines(self.out).emit(
+            {
+                "format_version": FORMAT_VERSION,
+                "lineage": snapshot.lineage,
+                "serial": snapshot.serial,
+                "addresses": sorted(snapshot.records),
+            }
         )

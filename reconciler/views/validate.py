@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from reconciler.errors import ReconcilerError
 from reconciler.manifest import LoadResult
-from reconciler.views.base import JsonLines, View, plural
+from reconciler.views.base import JsonLines, JsonView, View, error_document, plural
 
 
 class ValidateHuman(View):
@@ -15,18 +15,16 @@ class ValidateHuman(View):
         )
 
 
-class ValidateJson(View):
+class ValidateJson(JsonView):
     def validated(self, result: LoadResult) -> None:
         JsonLines(self.out).emit(
             {"valid": True, "tasks": len(result.tasks), "files": len(result.files)}
         )
 
     def error(self, exc: ReconcilerError) -> None:
-        if exc.problems:
-            JsonLines(self.out).emit(
-                {"valid": False, "problems": [problem.to_json() for problem in exc.problems]}
-            )
-        super().error(exc)
+        """The verdict (``"valid": false``) in the same object as the error."""
+        JsonLines(self.out).emit({"valid": False, **error_document(exc)})
+        View.error(self, exc)
 
 
 ValidateView = ValidateHuman | ValidateJson
