@@ -47,6 +47,21 @@ def declare(base: Path, emulator: Any, prefix: str, count: int) -> Path:
     return manifest(base / prefix / "m.yaml", tasks).parent
 
 
+def begin(
+    base: Path, emulator: Any, name: str, count: int, *flags: str, env: dict[str, str]
+) -> subprocess.Popen[str]:
+    """``apply`` of ``count`` new tasks named after ``name``, started in the background."""
+    return start(*APPLY, str(declare(base, emulator, name, count)), *flags, env=env, cwd=base)
+
+
+def wait_for_shares(location: str, count: int) -> None:
+    """Until ``count`` runners are dealt a share of the grid."""
+    wait_for(
+        lambda: len([s for s in shares(location).values() if s > 0]) == count,
+        what=f"{count} runner(s) dealt a share",
+    )
+
+
 def groups(location: str) -> list[GroupReport]:
     return read_groups(location)
 
@@ -76,24 +91,12 @@ def test_two_runners_on_one_database_share_the_quota_fairly(
 ) -> None:
     emulator = emulators("--latency", "0.05")
     env = cli_env(tmp_path, emulator)
-    procs = []
-    for name in ("east", "west"):
-        state = with_query(quota_db, state=name)
-        procs.append(
-            start(
-                *APPLY,
-                str(declare(tmp_path, emulator, name, 100)),
-                "--state",
-                state,
-                env=env,
-                cwd=tmp_path,
-            )
-        )
+    procs = [
+        begin(tmp_path, emulator, name, 100, "--state", with_query(quota_db, state=name), env=env)
+        for name in ("east", "west")
+    ]
     running.extend(procs)
-    wait_for(
-        lambda: len([s for s in shares(quota_db).values() if s > 0]) == 2,
-        what="both runners dealt a share",
-    )
+    wait_for_shares(quota_db, 2)
     seen = shares(quota_db)
     expected = FULL / 2
     assert all(abs(share - expected) < 0.01 for share in seen.values()), seen
@@ -114,36 +117,17 @@ def test_a_sigkilled_runners_share_comes_back_within_two_seconds(
 ) -> None:
     emulator = emulators("--latency", "0.05")
     env = cli_env(tmp_path, emulator)
-    survivor = start(
-        *APPLY,
-        str(declare(tmp_path, emulator, "keep", 150)),
-        "--state",
-        with_query(quota_db, state="keep"),
-        env=env,
-        cwd=tmp_path,
-    )
-    victim = start(
-        *APPLY,
-        str(declare(tmp_path, emulator, "kill", 150)),
-        "--state",
-        with_query(quota_db, state="kill"),
-        env=env,
-        cwd=tmp_path,
-    )
+    keep, kill = (with_query(quota_db, state=name) for name in ("keep", "kill"))
+    survivor = begin(tmp_path, emulator, "keep", 150, "--state", keep, env=env)
+    victim = begin(tmp_path, emulator, "kill", 150, "--state", kill, env=env)
     running.extend([survivor, victim])
-    wait_for(
-        lambda: len([s for s in shares(quota_db).values() if s > 0]) == 2,
-        what="both runners dealt a share",
-    )
+    wait_for_shares(quota_db, 2)
     with psycopg.connect(quota_db) as conn:
-        killed_at = conn.execute("SELECT extract(epoch FROM clock_timestamp())::float8").fetchone()[
-            0
-        ]
+        (killed_at,) = conn.execute("SELECT extract(epoch FROM clock_timestamp())").fetchone()
     victim.send_signal(signal.SIGKILL)
-    full = FULL
 
     def survivor_has_it_all() -> bool:
-        return shares(quota_db).get(str(survivor.pid), 0) > full - 0.01
+        return shares(quota_db).get(str(survivor.pid), 0) > FULL - 0.01
 
     wait_for(survivor_has_it_all, what="the survivor's share to come back", timeout=10)
     (group,) = groups(quota_db)
@@ -152,7 +136,7 @@ def test_a_sigkilled_runners_share_comes_back_within_two_seconds(
         (document,) = conn.execute("SELECT schedule FROM reconciler_quota_groups").fetchone()
     handover = document[-1]  # the epoch that deals the whole grid to the survivor
     assert handover["members"] == [kept]
-    assert handover["start"] - killed_at <= 2.0
+    assert handover["start"] - float(killed_at) <= 2.0
     result, err = summary(survivor)
     assert result["stopped"] == 150 and not warnings_about_quota(err)
     assert emulator.stats()["max_in_window"]["StopStreamIngest"] <= int(RATE)
@@ -163,18 +147,10 @@ def test_the_quota_database_going_away_mid_apply_leaves_one_warning_and_a_finish
 ) -> None:
     emulator = emulators("--latency", "0.05")
     env = cli_env(tmp_path, emulator)  # the state is a SQLite file
-    proc = start(
-        *APPLY,
-        str(declare(tmp_path, emulator, "gone", 200)),
-        "--quota",
-        quota_db,
-        "--quota-group",
-        "team-a",
-        env=env,
-        cwd=tmp_path,
-    )
+    flags = ("--quota", quota_db, "--quota-group", "team-a")
+    proc = begin(tmp_path, emulator, "gone", 200, *flags, env=env)
     running.append(proc)
-    wait_for(lambda: any(s > 0 for s in shares(quota_db).values()), what="the runner to join")
+    wait_for_shares(quota_db, 1)
     database = urlsplit(quota_db).path.lstrip("/")
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute(f'ALTER DATABASE "{database}" WITH ALLOW_CONNECTIONS false')
@@ -193,9 +169,9 @@ def test_reconciler_quota_shows_who_holds_what(
 ) -> None:
     emulator = emulators("--latency", "0.05")
     env = cli_env(tmp_path, emulator, RECONCILER_QUOTA=quota_db, RECONCILER_QUOTA_GROUP="team-b")
-    proc = start(*APPLY, str(declare(tmp_path, emulator, "show", 120)), env=env, cwd=tmp_path)
+    proc = begin(tmp_path, emulator, "show", 120, env=env)
     running.append(proc)
-    wait_for(lambda: any(s > 0 for s in shares(quota_db).values()), what="the runner to join")
+    wait_for_shares(quota_db, 1)
     shown = reconciler("quota", "--json", env=env, cwd=tmp_path)
     assert shown.returncode == 0, shown.stderr
     (group,) = json.loads(shown.stdout)["groups"]
