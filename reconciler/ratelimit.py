@@ -35,8 +35,8 @@ controller
 
 These figures were tuned on ``reconciler.quota.model``: two to four runners, or one
 beside a foreign client, settle at 85-95 % of the free capacity with 1-3 % of their
-calls throttled, where halving the rate and winning it back within a second collapse
-to a fifth of it.
+calls throttled; the earlier tuning (halve the rate, win it back within a second)
+throttles several times as often there, for less.
 
 A coordinated runner (one sharing a PostgreSQL quota) passes an ``Alignment``:
 every slot is moved to the next one the shared schedule deals this runner (the

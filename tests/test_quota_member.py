@@ -28,19 +28,26 @@ class FixedBoard:
         self.clock = clock
         self.round_trips = round_trips or [0.0]
         self.down = False
+        self.skew = DB
         self.schedule = Schedule((Epoch(DB, INTERVAL, ("other", "me")),))
+
+    def step(self, seconds: float) -> None:
+        """The database's clock jumps (and the schedule, written in it, with it)."""
+        self.skew += seconds
+        (epoch,) = self.schedule.epochs
+        self.schedule = Schedule((Epoch(epoch.start + seconds, epoch.interval, epoch.members),))
 
     def beat(self, me: Identity, *, leaving: bool = False) -> BoardView:
         if self.down:
             raise QuotaUnavailable("shared quota (test): down")
-        return BoardView(self.schedule, DB + self.clock.monotonic())
+        return BoardView(self.schedule, self.skew + self.clock.monotonic())
 
     def now(self) -> float:
         if self.down:
             raise QuotaUnavailable("shared quota (test): down")
         trip = self.round_trips.pop(0) if len(self.round_trips) > 1 else self.round_trips[0]
         self.clock.advance(trip / 2)
-        reading = DB + self.clock.monotonic()
+        reading = self.skew + self.clock.monotonic()
         self.clock.advance(trip / 2)
         return reading
 
@@ -80,6 +87,20 @@ def test_the_clock_offset_comes_from_the_shortest_round_trip() -> None:
     # On the grid (odd multiples of the interval past 10.0), within a millisecond.
     steps = (slot - 10.0) / INTERVAL
     assert abs(steps - round(steps)) * INTERVAL < 1e-3
+
+
+def test_a_stepped_database_clock_is_followed_at_the_next_heartbeat() -> None:
+    clock = FakeClock(start=10.0)
+    board = FixedBoard(clock, round_trips=[0.001])
+    membership = Membership(board, ME, clock=clock)
+    membership.beat()
+    before = membership.align(clock.monotonic(), cold=False)
+    board.step(3.0)
+    clock.advance(0.15)
+    membership.beat()
+    after = membership.align(clock.monotonic(), cold=False)
+    assert before is not None and after is not None
+    assert abs(after - clock.monotonic()) < 2 * INTERVAL  # not three seconds away
 
 
 def test_a_cold_call_keeps_its_first_own_slot_after_the_cold_guard_free() -> None:

@@ -47,6 +47,8 @@ GRACE = 1.0
 SAMPLES = 16
 #: Past one slot, to look for the next (far more than the rounding, far less than a slot).
 _STEP = 1e-4
+#: Two clock samples further apart than their errors and this: a clock was stepped.
+_STEPPED = 0.005
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +131,12 @@ class Membership:
             self.last_error = str(exc)
             raise
         with self._lock:
-            self._samples.append(((after - before) / 2, database - (before + after) / 2))
+            sample = ((after - before) / 2, database - (before + after) / 2)
+            if self._samples:
+                error, offset = min(self._samples)
+                if abs(sample[1] - offset) > sample[0] + error + _STEPPED:
+                    self._samples.clear()  # a clock was stepped: the old samples are wrong
+            self._samples.append(sample)
             self._offset = min(self._samples)[1]
             self._schedule = view.schedule
             self._lease_end = -math.inf if leaving else view.read_at + self._lease
