@@ -307,7 +307,7 @@ def report(rows: list[dict[str, Any]], naive_row: dict[str, Any] | None, args: A
         f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs\n"
     )
     head = (
-        f"{'':44} {'stops/s':>7} {'% free':>7} {'throttled':>11} {'max/1s':>6} "
+        f"{'':48} {'stops/s':>7} {'% free':>7} {'throttled':>11} {'max/1s':>6} "
         f"{'wall s':>6} {'% wall':>6}  each runner's share (% of fair)"
     )
     print(head)
@@ -315,14 +315,14 @@ def report(rows: list[dict[str, Any]], naive_row: dict[str, Any] | None, args: A
     if naive_row is not None:
         rate = naive_row["stopped"] / naive_row["wall"]
         print(
-            f"{'0. naive SDK loop':44} {rate:7.2f} {100 * rate / QUOTA:6.1f}% {'':11} {'':6} "
+            f"{'0. naive SDK loop':48} {rate:7.2f} {100 * rate / QUOTA:6.1f}% {'':11} {'':6} "
             f"{naive_row['wall']:6.1f}"
         )
     for row in rows:
         scenario = row["scenario"]
         shares = " ".join(f"{100 * s:.0f}%" for s in row["shares"])
         print(
-            f"{f'{scenario.number}. {scenario.label}':44} {row['rate']:7.2f} "
+            f"{f'{scenario.number}. {scenario.label}':48} {row['rate']:7.2f} "
             f"{row['free_pct']:6.1f}% {row['throttled']:4d} ({row['throttled_pct']:.1f}%) "
             f"{row['max_window']:6d} {row['wall']:6.1f} {row['wall_pct']:5.1f}%  {shares}"
         )
