@@ -240,7 +240,12 @@ class SharedLimiter:
 
     @property
     def current_rate(self) -> float:
-        return self._inner.current_rate
+        """The rate it may send at now: its controller's, within its share."""
+        rate = self._inner.current_rate
+        if self.alone:
+            return rate
+        share = self.membership.share()
+        return min(rate, share) if share > 0 else rate
 
     @property
     def throttled(self) -> int:
