@@ -50,7 +50,9 @@ class SystemClock:
     def wait(self, event: threading.Event, seconds: float) -> bool:
         if seconds <= 0:
             return event.is_set()
-        return event.wait(seconds)
+        # Past TIMEOUT_MAX (about 292 years here) the platform refuses the wait; no
+        # caller can tell the difference, so wait that long.
+        return event.wait(min(seconds, threading.TIMEOUT_MAX))
 
 
 SYSTEM_CLOCK: Clock = SystemClock()

@@ -2,6 +2,9 @@
 
     ReconcilerError              a one-line, user-facing message; exit code 1
     ├── UsageError               flags that do not fit together, or a value no flag takes
+    ├── Interrupted              a SIGINT / SIGTERM cut a step short that cannot finish
+                                 gracefully (a read no one feeds, a database that does
+                                 not answer); exit code 130 / 143, not 1
     ├── InputError               a file or argument the user gave is wrong
     │   ├── ManifestsInvalid     manifests with problems (``.problems`` lists each)
     │   ├── PlanFileError        a saved plan that cannot be read back
@@ -19,9 +22,10 @@
                                  only reaches a user through the engine's report
 
 The command line turns any ``ReconcilerError`` into its message (text or JSON) and
-exit code 1, in one place; nothing else is caught there, so a bug still shows its
-traceback. ``problems`` carries the per-place diagnostics of an input error (empty
-for the others), so every view can list them however it renders.
+exit code 1 (130 / 143 for ``Interrupted``), in one place; nothing else is caught
+there, so a bug still shows its traceback. ``problems`` carries the per-place
+diagnostics of an input error (empty for the others), so every view can list them
+however it renders.
 
 Messages never hold a secret: the code that raises builds them from redacted
 values, and where a library's exception text could hold one (a database URL with
@@ -44,6 +48,10 @@ class ReconcilerError(Exception):
 
 class UsageError(ReconcilerError):
     """Flags or arguments that cannot work together."""
+
+
+class Interrupted(ReconcilerError):
+    """A signal cut short a step that had no graceful end; the exit code is the signal's."""
 
 
 class InputError(ReconcilerError):

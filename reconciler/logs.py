@@ -3,17 +3,38 @@
 Console rendering on a terminal, JSON lines otherwise, always on stderr (stdout
 carries plans and summaries). On a terminal the level defaults to warning (the
 results on stdout tell a person what happened); elsewhere to info. Other
-libraries' records go through the same processors and renderer. Every event
-passes a redaction processor that replaces any registered secret value (secret
-key, session token, database password) and any secret-looking key with ``***`` —
-so a secret never reaches a log line at any level. The official SDK's own logger,
-which prints whole requests with their Authorization headers at DEBUG, never
-passes a DEBUG record, whatever the level.
+libraries' records go through the same processors and renderer. The official
+SDK's own logger, which prints whole requests with their Authorization headers at
+DEBUG, never passes a DEBUG record, whatever the level.
+
+A secret (secret key, session token, database password) never reaches a log line,
+at any level, by three rules, in this order:
+
+1. Messages are built from redacted values. Every location is shown through
+   ``redact_location`` (password as ``***``); credentials are never put in a
+   message or a field at all. Nothing here has to find them afterwards.
+2. Fields are redacted by name, not by content: a field (or a nested key) named
+   like a secret — ``password``, ``token``, ``secret_key``, ``authorization``… —
+   is replaced whole by ``***``.
+3. Text that comes from outside — an SDK or server error message, an exception's
+   text, another library's log record — is the one place a credential could still
+   hide. There a password is masked by its place, not its value: the password of
+   any URL (``scheme://user:***@host``) and any ``password=***`` parameter. And
+   the secret key and session token are registered (``add_secrets``) and replaced
+   wherever they occur. Only values of at least ``MIN_SECRET_LENGTH``
+   characters are registered: a credential that long is random, so what matches is
+   the credential itself and never part of an ordinary word. Replacing a short
+   value — a database password ``xp`` — inside a message would garble it
+   (``e***ired``) and, by where it masked, give the value away. Database passwords
+   are therefore never registered: libpq receives them as a keyword and never
+   repeats them, and rule 1 covers every message of ours.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 import sys
 import threading
 from collections.abc import Iterable, MutableMapping
@@ -26,24 +47,40 @@ from reconciler.trtc import silence_sdk_logger
 LEVELS = ("debug", "info", "warning", "error")
 FORMATS = ("auto", "console", "json")
 REDACTED = "***"
+#: The shortest value ``add_secrets`` takes (see the module docstring, rule 3).
+MIN_SECRET_LENGTH = 16
 _SECRET_KEYS = frozenset(
-    {"secret_key", "secretkey", "token", "password", "authorization", "x-tc-token", "session_token"}
+    {"secret_key", "secretkey", "token", "password", "authorization", "x_tc_token", "session_token"}
 )
 
-_secrets: set[str] = set()
+#: The registered credentials, longest first; replaced whole (under the lock) when
+#: one is added, so every log line reads them without taking it.
+_secrets: tuple[str, ...] = ()
 _secrets_lock = threading.Lock()
 
 
 def add_secrets(values: Iterable[str | None]) -> None:
-    """Register values that must never appear in a log line."""
+    """Register credentials that must never appear in a log line; values shorter than
+    ``MIN_SECRET_LENGTH`` are not taken (rule 3 of the module docstring)."""
+    global _secrets
     with _secrets_lock:
-        _secrets.update(v for v in values if v and len(v) >= 4)
+        found = set(_secrets) | {v for v in values if v and len(v) >= MIN_SECRET_LENGTH}
+        _secrets = tuple(sorted(found, key=len, reverse=True))
+
+
+#: A URL's password (up to the last ``@`` of the word, which may hold more ``@``) and a
+#: ``password=`` parameter, wherever they stand in a text.
+_URL_PASSWORD = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^\s:/@]*:)\S*@")
+_PASSWORD_PARAMETER = re.compile(r"(?i)(\bpassword=)[^\s&]+")
 
 
 def redact_text(text: str) -> str:
-    with _secrets_lock:
-        secrets = tuple(_secrets)
-    for secret in secrets:
+    """``text`` with every password in a URL or ``password=`` parameter, and every
+    registered credential, replaced by ``***``."""
+    if "://" in text or "=" in text:
+        text = _URL_PASSWORD.sub(rf"\1{REDACTED}@", text)
+        text = _PASSWORD_PARAMETER.sub(rf"\1{REDACTED}", text)
+    for secret in _secrets:
         if secret in text:
             text = text.replace(secret, REDACTED)
     return text
@@ -62,7 +99,12 @@ def _redact(value: Any) -> Any:
 
 
 def _is_secret_key(key: object) -> bool:
-    return isinstance(key, str) and key.lower().replace("-", "_") in _SECRET_KEYS
+    return isinstance(key, str) and _is_secret_name(key)
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_secret_name(key: str) -> bool:
+    return key.lower().replace("-", "_") in _SECRET_KEYS
 
 
 def redact_processor(

@@ -17,6 +17,8 @@ from reconciler.domain import (
     LiveStatus,
     Plan,
     StateSnapshot,
+    check_region,
+    check_serial,
     parse_address,
 )
 from reconciler.errors import PlanFileError
@@ -150,12 +152,13 @@ def _plan_from_json(doc: object) -> Plan:
             f"unsupported plan format_version {version!r} (this tool reads {FORMAT_VERSION})"
         )
     state = doc["state"]
+    if not isinstance(state, dict) or not isinstance(doc["changes"], list):
+        raise PlanFileError("not a plan document: state must be an object, changes a list")
     lineage = state["lineage"]
     serial = state["serial"]
     if lineage is not None and not isinstance(lineage, str):
         raise PlanFileError("not a plan document: state.lineage must be a string or null")
-    if not isinstance(serial, int) or isinstance(serial, bool) or serial < 0:
-        raise PlanFileError("not a plan document: state.serial must be a whole number")
+    serial = check_serial(serial)
     changes = tuple(_change_from_json(item) for item in doc["changes"])
     summary = doc.get("summary") or {}
     unchanged = summary.get("unchanged", 0) if isinstance(summary, dict) else 0
@@ -168,6 +171,11 @@ def _plan_from_json(doc: object) -> Plan:
 
 
 def _change_from_json(item: object) -> Change:
+    """One saved change, checked by the rules manifests and pushed states share.
+
+    A stop must name a region TRTC knows (it is called there); a forget only
+    carries the region its record had, so any recorded region is accepted.
+    """
     if not isinstance(item, dict):
         raise PlanFileError("not a plan document: each change must be an object")
     address = item["address"]
@@ -176,12 +184,21 @@ def _change_from_json(item: object) -> Change:
     sdk_app_id, task_id = parse_address(address)
     if item.get("sdkAppId", sdk_app_id) != sdk_app_id or item.get("taskId", task_id) != task_id:
         raise PlanFileError(f"not a plan document: {address} does not match sdkAppId/taskId")
+    action = Action(item["action"])
+    region = item["region"]
+    try:
+        if action is Action.STOP:
+            check_region(region)
+        elif not isinstance(region, str):
+            raise TypeError("region must be a string")
+    except (TypeError, ValueError) as exc:
+        raise PlanFileError(f"{address}: {exc}") from None
     live = item.get("live")
     return Change(
-        action=Action(item["action"]),
+        action=action,
         sdk_app_id=sdk_app_id,
         task_id=task_id,
-        region=str(item["region"]),
+        region=region,
         source=str(item.get("source", "")),
         live=LiveStatus(live) if live is not None else None,
     )

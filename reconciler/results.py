@@ -38,7 +38,8 @@ class ApplyResult:
 
     @property
     def fatal_message(self) -> str | None:
-        """The credential problem that stopped the run, in words; None if none did."""
+        """What stopped the run (a credential problem, an unreachable endpoint), in
+        words; None if nothing did."""
         fatal = self.report.fatal
         return describe_fatal(fatal) if fatal is not None else None
 
@@ -61,7 +62,8 @@ class StateChange:
 
 @dataclass(frozen=True)
 class CycleResult:
-    """How one ``run`` cycle went."""
+    """How one ``run`` cycle went: ``ok`` when it ran to its end with nothing failed;
+    a cycle a signal cut short is ``interrupted`` (and not ``ok``)."""
 
     ok: bool
     counts: Mapping[str, int]

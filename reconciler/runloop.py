@@ -3,7 +3,8 @@
 Each cycle re-reads the manifests, plans against the state under its lock, applies
 without a prompt, and logs one summary line. A failed cycle never ends the loop:
 the next one comes sooner (exponential backoff, capped at the interval). A halt
-(SIGINT / SIGTERM) ends the loop after in-flight work is committed. After each
+(SIGINT / SIGTERM) ends the loop after in-flight work is committed; a cycle it cut
+short counts as ``interrupted`` — neither a success nor a failure. After each
 cycle a Prometheus text file can be written atomically for node_exporter's
 textfile collector, so a missed or failing schedule can alert.
 
@@ -79,20 +80,22 @@ class Cycle:
             for problem in exc.problems:
                 log.error("manifest problem", problem=str(problem))
             counts: Mapping[str, int] = {outcome.value: 0 for outcome in Outcome}
+            duration = clock.monotonic() - started
             return CycleResult(
-                False, counts, 0, clock.wall(), clock.monotonic() - started, error=str(exc)
+                False, counts, 0, clock.wall(), duration, str(exc), interrupted=halt.is_set()
             )
         error = result.fatal_message
         if error is None and result.report.failed:
             error = f"{result.report.failed} task(s) failed"
+        interrupted = result.status is ApplyStatus.INTERRUPTED
         return CycleResult(
-            ok=error is None,
+            ok=error is None and not interrupted,
             counts=dict(result.report.counts),
             planned=len(result.plan.changes),
             finished_at=clock.wall(),
             duration=clock.monotonic() - started,
             error=error,
-            interrupted=result.status is ApplyStatus.INTERRUPTED,
+            interrupted=interrupted,
         )
 
 
@@ -100,6 +103,7 @@ class Cycle:
 class _Totals:
     cycles_ok: int = 0
     cycles_failed: int = 0
+    cycles_interrupted: int = 0
     outcomes: dict[str, int] = field(default_factory=lambda: {o.value: 0 for o in Outcome})
     last_success: float | None = None
 
@@ -131,9 +135,11 @@ def run_loop(
         if on_cycle is not None:
             on_cycle(result, metrics)
         fields = {"planned": result.planned, **result.counts, "duration": round(result.duration, 3)}
-        if result.ok:
+        if result.interrupted:
+            log.warning("cycle interrupted", result="interrupted", error=result.error, **fields)
+        elif result.ok:
             failures_in_a_row = 0
-            log.info("cycle finished", result="success", interrupted=result.interrupted, **fields)
+            log.info("cycle finished", result="success", **fields)
         else:
             failures_in_a_row += 1
             log.error("cycle failed", result="failure", error=result.error, **fields)
@@ -157,7 +163,9 @@ def next_delay(settings: LoopSettings, failures_in_a_row: int, rand: Callable[[]
 
 
 def _account(totals: _Totals, result: CycleResult) -> None:
-    if result.ok:
+    if result.interrupted:
+        totals.cycles_interrupted += 1
+    elif result.ok:
         totals.cycles_ok += 1
         totals.last_success = result.finished_at
     else:
@@ -188,7 +196,7 @@ def render_metrics(result: CycleResult, totals: _Totals) -> str:
     metric(
         "reconciler_last_run_success",
         "gauge",
-        "1 if the last cycle succeeded, 0 if it failed.",
+        "1 if the last cycle succeeded, 0 if it failed or was interrupted.",
         [("", int(result.ok))],
     )
     metric(
@@ -220,7 +228,11 @@ def render_metrics(result: CycleResult, totals: _Totals) -> str:
         "reconciler_cycles_total",
         "counter",
         "Cycles since the loop started, by result.",
-        [('{result="success"}', totals.cycles_ok), ('{result="failure"}', totals.cycles_failed)],
+        [
+            ('{result="success"}', totals.cycles_ok),
+            ('{result="failure"}', totals.cycles_failed),
+            ('{result="interrupted"}', totals.cycles_interrupted),
+        ],
     )
     return "\n".join(lines) + "\n"
 

@@ -1,9 +1,10 @@
-"""The TRTC adapter: the only module that imports the official Tencent Cloud SDK.
+"""The TRTC adapter: with ``reconciler.credentials`` (which gets the credentials it
+signs with), the only code that imports the official Tencent Cloud SDK.
 
-It turns the SDK's behaviour into the reconciler's terms — endpoints, credentials,
-one client per worker, and above all the classification of every error the cloud
-(or the road to it) can answer. The tree, decided in exactly one place
-(``classify``):
+It turns the SDK's behaviour into the reconciler's terms — endpoints, renewing
+credentials between calls, one client per worker, and above all the
+classification of every error the cloud (or the road to it) can answer. The
+tree, decided in exactly one place (``classify``):
 
     ErrorClass
     ├── CONVERGED     FailedOperation.TaskFinished — the task had already ended;
@@ -15,6 +16,12 @@ one client per worker, and above all the classification of every error the cloud
     │                 JSONDecodeError / KeyError / ValueError (an HTML or broken
     │                 body), ResourceUnavailable*, ResourceInsufficient* — retry
     │                 with backoff. A repeated stop is safe: it answers TaskFinished.
+    ├── UNREACHABLE   a ClientNetworkError whose cause shows the request never
+    │                 reached the endpoint: connection refused, host or network
+    │                 unreachable, a DNS failure, a TLS handshake failure, a connect
+    │                 timeout — retried like RETRYABLE, and counted by the engine's
+    │                 circuit breaker, which stops the run once every call fails
+    │                 this way (``UNREACHABLE_CODE``).
     ├── FATAL         AuthFailure*, UnauthorizedOperation*, InvalidCredential —
     │                 the whole run stops sending requests at once.
     └── TASK_FAILED   InvalidParameter*, InvalidParameterValue*, MissingParameter,
@@ -25,45 +32,37 @@ Known traps of the official SDK, each observed and handled here: it does not ret
 by default and its own retryer has no jitter (we never enable it; the engine owns
 retries); its logger prints whole requests with the Authorization and X-TC-Token
 headers at DEBUG (``silence_sdk_logger`` pins it above DEBUG, so no such record is
-ever made); its environment provider reads no session token (we add
-``TENCENTCLOUD_TOKEN`` / ``TENCENTCLOUD_SECURITY_TOKEN``); with nothing configured
-its default chain ends in an ``OSError`` about ``TKE_REGION`` (we say "no
-credentials" once, listing what was tried); ``HttpProfile.protocol`` must be given
+ever made); its credential providers read no session token from the environment
+and renew inside a signing call (``reconciler.credentials`` owns the chain, and
+renews before each call here); ``HttpProfile.protocol`` must be given
 at construction; the region breaker stays off (when open it sends traffic to the
 real Tencent domain); and clients are not shared between threads.
 """
 
 from __future__ import annotations
 
+import errno
 import functools
-import hashlib
-import hmac
 import ipaddress
 import logging
-import os
-import re
 import socket
+import ssl
 import types
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from reconciler.domain import CallError, ErrorClass, LiveStatus
 from reconciler.errors import CloudCallError, CloudSetupError
 
 SDK_LOGGER_NAME = "tencentcloud_sdk_common"
-TOKEN_ENVIRONMENT = ("TENCENTCLOUD_TOKEN", "TENCENTCLOUD_SECURITY_TOKEN")
-_METADATA_PROBE_TIMEOUT = 2.0
-#: Keys the account tag's hash, so the tag cannot be looked up in a table of hashes.
-_ACCOUNT_TAG_KEY = b"trtc-ingest-reconciler quota group"
+_SDK_DEFAULT_HOST = "trtc.tencentcloudapi.com"
 
 
 @functools.cache
 def _sdk() -> Any:
     """The official SDK, imported on first use: ``plan`` without ``--refresh`` and the
     state commands never need it, and it costs a fifth of a second to import."""
-    from tencentcloud.common import credential
     from tencentcloud.common.exception.tencent_cloud_sdk_exception import (
         TencentCloudSDKException,
     )
@@ -72,13 +71,19 @@ def _sdk() -> Any:
     from tencentcloud.trtc.v20190722 import models, trtc_client
 
     return types.SimpleNamespace(
-        credential=credential,
         SDKException=TencentCloudSDKException,
         ClientProfile=ClientProfile,
         HttpProfile=HttpProfile,
         models=models,
         TrtcClient=trtc_client.TrtcClient,
     )
+
+
+def load_sdk() -> None:
+    """Import the SDK now, before workers start pacing calls: a first call that had to
+    import it (a fifth of a second) would reach the server late, bunched with the next
+    ones, and the server would see more than the rate in one window."""
+    _sdk()
 
 
 _TRANSIENT_CODES = frozenset(
@@ -116,22 +121,73 @@ def classify(code: str) -> ErrorClass:
     return ErrorClass.TASK_FAILED
 
 
+#: The code of the error the engine's circuit breaker stops a run with.
+UNREACHABLE_CODE = "EndpointUnreachable"
+#: urllib3's wrappers of a failed connection, by name (their module moved between
+#: versions; the SDK pins none).
+_CONNECT_FAILURES = frozenset({"NewConnectionError", "ConnectTimeoutError", "NameResolutionError"})
+_UNREACHABLE_ERRNOS = frozenset({errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH})
+
+
+def never_arrived(exc: BaseException) -> BaseException | None:
+    """The cause, if ``exc`` (an SDK exception and what caused it) says the request
+    never reached the endpoint: refused, unreachable, DNS, TLS handshake, connect
+    timeout. None otherwise."""
+    seen: set[int] = set()
+    pending = [exc]
+    found = None
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if (
+            isinstance(current, (socket.gaierror, ssl.SSLError))
+            or (isinstance(current, OSError) and current.errno in _UNREACHABLE_ERRNOS)
+            or type(current).__name__ in _CONNECT_FAILURES
+        ):
+            found = current  # keep going: the deepest cause words it best
+        for cause in (current.__cause__, current.__context__, getattr(current, "reason", None)):
+            if isinstance(cause, BaseException):
+                pending.append(cause)
+    return found
+
+
+def _failure(exc: BaseException, endpoint: Endpoint) -> CloudCallError:
+    """Any exception from an SDK call, as the classified error the engine handles."""
+    error = _sdk_error(exc)
+    error_class = classify(error.code)
+    cause = never_arrived(exc) if error_class is ErrorClass.RETRYABLE else None
+    if cause is not None:
+        error_class = ErrorClass.UNREACHABLE
+        where = f"{endpoint.scheme}://{endpoint.host or _SDK_DEFAULT_HOST}"
+        error = CallError(error.code, _one_line(f"cannot connect to {where}: {cause}"))
+    return CloudCallError(error, error_class)
+
+
 def describe_fatal(error: CallError) -> str:
-    """A message that names the credential problem behind a fatal error."""
+    """A message that names what stopped a run: the endpoint could not be reached, or
+    (any other fatal error) the credential problem."""
+    if error.code == UNREACHABLE_CODE:
+        return f"the TRTC endpoint is unreachable: {error.message}"
     hints = {
-        "AuthFailure.SecretIdNotFound": "the SecretId is unknown (check TENCENTCLOUD_SECRET_ID)",
+        "AuthFailure.SecretIdNotFound": "the SecretId is unknown",
         "AuthFailure.SignatureFailure": "the signature was refused: "
-        "the SecretKey does not match the SecretId (check TENCENTCLOUD_SECRET_KEY)",
+        "the SecretKey does not match the SecretId",
         "AuthFailure.SignatureExpire": "the request signature expired: check the system clock",
-        "AuthFailure.TokenFailure": "the session token was refused "
-        "(check TENCENTCLOUD_TOKEN / TENCENTCLOUD_SECURITY_TOKEN, or that it has not expired)",
-        "AuthFailure.InvalidSecretId": "the SecretId is malformed (check TENCENTCLOUD_SECRET_ID)",
+        "AuthFailure.TokenFailure": "the session token was refused: it has expired or does not "
+        "belong to the SecretId (temporary credentials live hours at most; to have them "
+        "renewed, let the reconciler assume the role: --assume-role ARN)",
+        "AuthFailure.InvalidSecretId": "the SecretId is malformed",
         "AuthFailure.SecretIdForbidden": "the SecretId is disabled",
         "AuthFailure.UnauthorizedOperation": "the credentials lack permission "
         "for trtc:StopStreamIngest",
+        "ProfileExpired": "the profile's temporary credentials expired",
     }
     if error.code in hints:
         what = hints[error.code]
+    elif error.message.startswith("sts:"):  # a role's renewal, refused by STS
+        what = "the role's credentials could not be renewed"
     elif error.code.startswith("UnauthorizedOperation"):
         what = "the credentials lack permission for this TRTC action (check the CAM policy)"
     else:
@@ -208,93 +264,22 @@ def _is_loopback(hostname: str) -> bool:
 # --- credentials -------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class CredentialSource:
-    """Resolved credentials plus where they came from (never their values)."""
+class SigningCredential(Protocol):
+    """What clients sign with: the SDK's credential interface, plus a renewal step.
 
-    credential: Any  # an SDK credential object
-    origin: str
-
-    def account_tag(self) -> str:
-        """A short, stable tag of the account these credentials act for, that reveals
-        nothing of them: 12 hex digits of a keyed hash of the role's account (a role
-        ARN names it, ``uin/…``), the CVM role, or else the SecretId. Runners with the
-        same tag share a quota group by default."""
-        credential = self.credential
-        arn = getattr(credential, "_role_arn", None)
-        account = re.search(r"uin/(\d+)", arn) if isinstance(arn, str) else None
-        if account is not None:
-            identity = f"uin:{account[1]}"
-        elif isinstance(getattr(credential, "role", None), str):
-            identity = f"cvm-role:{credential.role}"
-        else:
-            identity = f"secret-id:{getattr(credential, 'secret_id', '')}"
-        digest = hmac.new(_ACCOUNT_TAG_KEY, identity.encode(), hashlib.sha256).hexdigest()
-        return digest[:12]
-
-    def secret_values(self) -> tuple[str, ...]:
-        """The secret key and token, so that log redaction can scrub them."""
-        try:
-            _, key, token = self.credential.get_credential_info()
-        except Exception:  # a role credential that cannot refresh now
-            return ()
-        return tuple(value for value in (key, token) if value)
-
-
-def resolve_credentials(environ: Mapping[str, str] | None = None) -> CredentialSource:
-    """Find credentials through the SDK's providers, plus a session token from env.
-
-    Order (the SDK's default chain): environment variables, profile file, CVM
-    instance role, TKE OIDC. Raises CloudSetupError listing what was tried.
+    ``reconciler.credentials`` provides them (one object shared by every worker).
+    ``renew_if_due`` runs before each call, outside the SDK, so credentials are never
+    renewed mid-call; it raises ``CloudCallError`` when none are left.
     """
-    env = os.environ if environ is None else environ
-    sdk = _sdk()
-    sdk_credential = sdk.credential
-    token = next((env[name] for name in TOKEN_ENVIRONMENT if env.get(name)), None)
-    secret_id = env.get("TENCENTCLOUD_SECRET_ID")
-    secret_key = env.get("TENCENTCLOUD_SECRET_KEY")
-    if secret_id and secret_key:
-        try:
-            cred = sdk_credential.Credential(secret_id, secret_key, token)
-        except sdk.SDKException as exc:
-            raise CloudSetupError(
-                f"TENCENTCLOUD_SECRET_ID / TENCENTCLOUD_SECRET_KEY are malformed: {exc.message}"
-            ) from None
-        return CredentialSource(cred, "environment")
-    profile = sdk_credential.ProfileCredential().get_credential()
-    if profile is not None:
-        if token:
-            profile = sdk_credential.Credential(profile.secret_id, profile.secret_key, token)
-        return CredentialSource(profile, "profile file")
-    role = _probe_cvm_role()
-    if role is not None:
-        return CredentialSource(role, "CVM instance role")
-    try:
-        oidc = sdk_credential.DefaultTkeOIDCRoleArnProvider().get_credential()
-    except (OSError, sdk.SDKException, KeyError, ValueError):
-        oidc = None
-    if oidc is not None:
-        return CredentialSource(oidc, "TKE OIDC role")
-    raise CloudSetupError(
-        "no Tencent Cloud credentials found; tried: environment variables "
-        "TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY (with TENCENTCLOUD_TOKEN or "
-        "TENCENTCLOUD_SECURITY_TOKEN for a session token), the profile file "
-        "~/.tencentcloud/credentials or /etc/tencentcloud/credentials, a CVM instance role, "
-        "and TKE OIDC (TKE_REGION, TKE_PROVIDER_ID, TKE_WEB_IDENTITY_TOKEN_FILE, TKE_ROLE_ARN)"
-    )
+
+    def get_credential_info(self) -> tuple[str, str, str | None]: ...
+
+    def renew_if_due(self) -> None: ...
 
 
-def _probe_cvm_role() -> Any:
-    # The SDK asks the metadata service with no timeout; bound it so a machine
-    # off Tencent Cloud never hangs here.
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(_METADATA_PROBE_TIMEOUT)
-    try:
-        return _sdk().credential.CVMRoleCredential().get_credential()
-    except Exception:
-        return None
-    finally:
-        socket.setdefaulttimeout(previous)
+def as_call_error(exc: BaseException) -> CallError:
+    """Any failure of an SDK call (STS's too) as a ``CallError`` ``classify`` can read."""
+    return _sdk_error(exc)
 
 
 def silence_sdk_logger() -> None:
@@ -313,9 +298,10 @@ def silence_sdk_logger() -> None:
 class ClientSettings:
     """How to build SDK clients; shared by every worker, each building its own."""
 
-    credentials: CredentialSource
+    credential: SigningCredential  # shared by every worker; renews itself
     endpoint: Endpoint
     request_timeout: float = 10.0
+    origin: str = ""  # where the credentials came from, for fatal messages
 
 
 class TrtcApi:
@@ -324,6 +310,23 @@ class TrtcApi:
     def __init__(self, settings: ClientSettings) -> None:
         self._settings = settings
         self._clients: dict[str, Any] = {}
+
+    def _ready(self, region: str) -> Any:
+        """The client for ``region``, its credentials renewed first if due: renewal
+        happens between calls, never inside one (``CloudCallError`` if it fails)."""
+        self._settings.credential.renew_if_due()
+        return self._client(region)
+
+    def _failed(self, exc: BaseException) -> CloudCallError:
+        """``exc`` classified; a fatal error names where the credentials came from."""
+        failure = _failure(exc, self._settings.endpoint)
+        if failure.error_class is ErrorClass.FATAL and self._settings.origin:
+            origin = self._settings.origin
+            error = replace(
+                failure.error, message=f"{failure.error.message} (credentials: {origin})"
+            )
+            return CloudCallError(error, ErrorClass.FATAL)
+        return failure
 
     def _client(self, region: str) -> Any:
         client = self._clients.get(region)
@@ -337,7 +340,7 @@ class TrtcApi:
                 keepAlive=True,
             )
             profile = sdk.ClientProfile(httpProfile=http_profile, disable_region_breaker=True)
-            client = sdk.TrtcClient(self._settings.credentials.credential, region, profile)
+            client = sdk.TrtcClient(self._settings.credential, region, profile)
             self._clients[region] = client
         return client
 
@@ -346,11 +349,11 @@ class TrtcApi:
         request = _sdk().models.StopStreamIngestRequest()
         request.SdkAppId = sdk_app_id
         request.TaskId = task_id
+        client = self._ready(region)
         try:
-            response = self._client(region).StopStreamIngest(request)
+            response = client.StopStreamIngest(request)
         except Exception as exc:  # every failure is classified, none escapes raw
-            error = _sdk_error(exc)
-            raise CloudCallError(error, classify(error.code)) from None
+            raise self._failed(exc) from None
         return str(response.RequestId or "")
 
     def describe(self, *, sdk_app_id: int, task_id: str, region: str) -> LiveStatus:
@@ -358,11 +361,12 @@ class TrtcApi:
         request = _sdk().models.DescribeStreamIngestRequest()
         request.SdkAppId = sdk_app_id
         request.TaskId = task_id
+        client = self._ready(region)
         try:
-            response = self._client(region).DescribeStreamIngest(request)
+            response = client.DescribeStreamIngest(request)
             return LiveStatus(response.Status)
         except Exception as exc:
-            error = _sdk_error(exc)
             if isinstance(exc, ValueError) and not isinstance(exc, _sdk().SDKException):
                 error = CallError("ValueError", f"unexpected Status in answer: {exc}")
-            raise CloudCallError(error, classify(error.code)) from None
+                raise CloudCallError(error, classify(error.code)) from None
+            raise self._failed(exc) from None

@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from reconciler.emulator import DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY, AdminClient
 
 APP = 1400000001
@@ -167,6 +169,18 @@ def wait_for(predicate: Callable[[], object], *, what: str, timeout: float = 30.
         time.sleep(0.05)
 
 
+def install_or_skip(command: Sequence[str], *, what: str, registry: str, timeout: float) -> None:
+    """Run an installer (npm, pip) for a test; skip the test, saying why, when it fails
+    or hangs — the registry is out of reach, not the code under test at fault."""
+    try:
+        result = subprocess.run(list(command), capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pytest.skip(f"{what} timed out: is {registry} reachable?")
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        pytest.skip(f"{what} failed (is {registry} reachable?): {last}")
+
+
 def no_traceback(result: subprocess.CompletedProcess[str]) -> bool:
     return "Traceback" not in result.stdout + result.stderr
 
@@ -220,6 +234,14 @@ with store.lock(current_holder("test", "r1", clock=SYSTEM_CLOCK)):
 """
 
 
+def has_open(pid: int, path: Path) -> bool:
+    """Whether process ``pid`` holds ``path`` open (a FIFO it is reading, say)."""
+    try:
+        return any(os.readlink(fd) == str(path) for fd in Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return False
+
+
 def error_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
     return [line for line in result.stderr.splitlines() if line.startswith("Error:")]
 
@@ -251,3 +273,30 @@ _OUTCOME_LINE = re.compile(
 def reported(stdout: str) -> dict[str, tuple[str, str]]:
     """address → (outcome, detail) of each outcome line an apply printed."""
     return {match[1]: (match[2], match[3] or "") for match in _OUTCOME_LINE.finditer(stdout)}
+
+
+def interrupt_after(
+    proc: subprocess.Popen[str],
+    seconds: float,
+    signum: int,
+    *,
+    within: float,
+    ready: Callable[[], object] | None = None,
+) -> tuple[str, str, float]:
+    """Once ``ready()`` holds (if given; a loaded machine starts slowly), let ``proc``
+    run ``seconds`` more (it must still run), send it ``signum``, and wait at most
+    ``within`` seconds for it to end (killed if it does not). (stdout, stderr, how
+    long it took to end after the signal)."""
+    try:
+        if ready is not None:
+            wait_for(ready, what="the process to get there", timeout=60)
+        time.sleep(seconds)
+        assert proc.poll() is None, "it ended before the signal"
+        signalled = time.monotonic()
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=within)
+        return out, err, time.monotonic() - signalled
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()

@@ -49,7 +49,7 @@ def make_ports(
     halt = Halt(FakeClock())
     location = str(tmp_path / "state.db")
     return Ports(
-        open_store=lambda: open_store(location, clock=halt.clock),
+        open_store=lambda: open_store(location, halt=halt),
         cloud=cloud,
         halt=halt,
         prompt=ScriptedPrompt(*answers, interactive=interactive),

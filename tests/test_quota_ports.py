@@ -46,7 +46,7 @@ def ports_with(tmp_path: Path, quota: RecordingQuota) -> Ports:
     halt = Halt(FakeClock())
     location = str(tmp_path / "state.db")
     return Ports(
-        open_store=lambda: open_store(location, clock=halt.clock),
+        open_store=lambda: open_store(location, halt=halt),
         cloud=ScriptedCloud(),
         halt=halt,
         quota=quota,

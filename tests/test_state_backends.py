@@ -14,10 +14,9 @@ import pytest
 
 from reconciler.domain import EMPTY_STATE
 from reconciler.errors import StoreUnavailable
-from reconciler.state import DEFAULT_LOCATION, StateStore, open_store
+from reconciler.state import DEFAULT_LOCATION, StateStore, open_store, redact_location
 from reconciler.state.interface import dump_holder, load_holder
 from reconciler.state.sqlite import SqliteStore
-from reconciler.state.urls import redact_location
 from tests.state_support import (
     holder_for,
     make_record,

@@ -1,18 +1,20 @@
-"""The TRTC adapter: error classification, endpoint rules, credential resolution."""
+"""The TRTC adapter: error classification, endpoint rules, renewal before each call."""
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import pytest
 
-from reconciler.errors import CloudSetupError
+from reconciler.domain import CallError
+from reconciler.errors import CloudCallError, CloudSetupError
 from reconciler.trtc import (
+    ClientSettings,
     ErrorClass,
+    TrtcApi,
     classify,
+    describe_fatal,
     parse_endpoint,
-    resolve_credentials,
     silence_sdk_logger,
 )
 
@@ -82,30 +84,25 @@ def test_bad_endpoints_are_refused(url: str) -> None:
         parse_endpoint(url)
 
 
-def test_environment_credentials_with_either_token_name() -> None:
-    for name in ("TENCENTCLOUD_TOKEN", "TENCENTCLOUD_SECURITY_TOKEN"):
-        source = resolve_credentials(
-            {"TENCENTCLOUD_SECRET_ID": "AKIDx", "TENCENTCLOUD_SECRET_KEY": "k" * 8, name: "tok123"}
-        )
-        assert source.origin == "environment"
-        assert source.credential.get_credential_info() == ("AKIDx", "k" * 8, "tok123")
-        assert set(source.secret_values()) == {"k" * 8, "tok123"}
+class RefusedRenewal:
+    """A credential whose renewal fails: the adapter must not call the SDK at all."""
+
+    def get_credential_info(self) -> tuple[str, str, str | None]:
+        raise AssertionError("the SDK must not sign with credentials that failed to renew")
+
+    def renew_if_due(self) -> None:
+        error = CallError("ResourceNotFound.RoleNotFound", "sts:AssumeRole for r: no role")
+        raise CloudCallError(error, ErrorClass.FATAL)
 
 
-def test_no_credentials_is_one_clear_message(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setenv("HOME", str(tmp_path))
-    for name in ("TKE_REGION", "TKE_PROVIDER_ID", "TKE_WEB_IDENTITY_TOKEN_FILE", "TKE_ROLE_ARN"):
-        monkeypatch.delenv(name, raising=False)
-    if Path("/etc/tencentcloud/credentials").exists():  # pragma: no cover
-        pytest.skip("machine has a system-wide profile file")
-    with pytest.raises(CloudSetupError) as info:
-        resolve_credentials({})
-    message = str(info.value)
-    assert "no Tencent Cloud credentials found" in message
-    for tried in ("TENCENTCLOUD_SECRET_ID", "~/.tencentcloud/credentials", "CVM", "TKE"):
-        assert tried in message
+def test_credentials_are_renewed_before_the_call_and_a_failure_is_kept_classified() -> None:
+    settings = ClientSettings(RefusedRenewal(), parse_endpoint("http://127.0.0.1:9"))
+    api = TrtcApi(settings)
+    for call in (api.stop, api.describe):
+        with pytest.raises(CloudCallError) as info:
+            call(sdk_app_id=1400000001, task_id="t", region="ap-singapore")
+        assert info.value.error_class is ErrorClass.FATAL
+        assert info.value.error.code == "ResourceNotFound.RoleNotFound"
 
 
 def test_sdk_logger_never_reaches_a_handler_at_debug() -> None:
@@ -121,3 +118,20 @@ def test_sdk_logger_never_reaches_a_handler_at_debug() -> None:
         assert sdk.propagate is True
     finally:
         root.setLevel(level)
+
+
+@pytest.mark.parametrize(
+    ("error", "named"),
+    [
+        (CallError("AuthFailure.TokenFailure", "expired"), "the session token was refused"),
+        (
+            CallError("ResourceNotFound.RoleNotFound", "sts:AssumeRole for r: no such role"),
+            "the role's credentials could not be renewed",
+        ),
+        (CallError("ProfileExpired", "profile 'ci' expired"), "temporary credentials expired"),
+    ],
+)
+def test_fatal_messages_name_the_credential_problem(error: CallError, named: str) -> None:
+    message = describe_fatal(error)
+    assert message.startswith("credential problem: ") and named in message
+    assert error.code in message and error.message in message

@@ -2,7 +2,8 @@
 result to an exit code.
 
 ``main`` is the only place that catches ``ReconcilerError``: the command's view
-renders it (text, or JSON under ``--json``) and the exit code is 1. Nothing else
+renders it (text, or JSON under ``--json``) and the exit code is 1 (130 / 143 for
+``Interrupted``). Nothing else
 is caught, so a bug still shows its traceback.
 
 On a terminal, one console owns stdout and stderr: views, the prompt, structlog
@@ -13,18 +14,22 @@ cleared before any other line and drawn again after it.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from reconciler.cli import commands, wiring
 from reconciler.cli.args import EmulatorArgs, from_namespace
 from reconciler.cli.parser import ParseError, build_parser
 from reconciler.clock import Halt
-from reconciler.errors import ReconcilerError, UsageError
+from reconciler.errors import Interrupted, ReconcilerError, UsageError
 from reconciler.logs import bind_run, configure_logging
 from reconciler.views import JsonView, Streams, TerminalTraits, View, open_console
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None, *, early_signal: Callable[[], int | None] = lambda: None
+) -> int:
+    """Run one command; ``early_signal`` names a signal that came while starting up
+    (``reconciler.entry`` notes it), after which nothing is started."""
     words = list(sys.argv[1:] if argv is None else argv)
     as_json = "--json" in words  # known before parsing, so a usage error is JSON too
     try:
@@ -36,7 +41,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ReconcilerError as exc:
         return _fail(exc, as_json=as_json)
     if isinstance(invocation.args, EmulatorArgs):
-        return _serve_emulator(invocation.args)
+        pending = early_signal()
+        return _serve_emulator(invocation.args) if pending is None else 128 + pending
     shown = invocation.presentation
     console = open_console(TerminalTraits(no_color=shown.no_color, dumb=shown.dumb))
     configure_logging(
@@ -55,7 +61,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     command = commands.command_for(invocation, streams)
     halt = Halt()
-    with wiring.Signals(halt).installed() as signals:
+    with wiring.Signals(halt).installed(pending=early_signal) as signals:
+        if halt.is_set():  # stopped while starting up: nothing began, nothing to finish
+            # ``run`` is a service: any stop on a signal is a clean one.
+            return commands.EXIT_OK if isinstance(command, commands.Run) else signals.exit_code()
         try:
             prompt = wiring.TerminalPrompt(halt, out=console.out)
             ports = wiring.ports(invocation.connection, halt=halt, prompt=prompt)
@@ -63,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return command.run(context)
         except ReconcilerError as exc:
             command.view.error(exc)
-            return commands.EXIT_ERROR
+            return signals.exit_code() if isinstance(exc, Interrupted) else commands.EXIT_ERROR
         except BrokenPipeError:
             return commands.EXIT_ERROR
         finally:
@@ -81,7 +90,3 @@ def _serve_emulator(args: EmulatorArgs) -> int:
     except ReconcilerError as exc:
         View().error(exc)
         return commands.EXIT_ERROR
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

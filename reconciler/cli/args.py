@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from reconciler.backoff import RetryPolicy
+from reconciler.credentials import CredentialOptions
 from reconciler.engine import EngineSettings
 from reconciler.errors import UsageError
 from reconciler.logs import LEVELS
@@ -20,7 +21,7 @@ from reconciler.operations import ApplyArgs, PlanArgs
 from reconciler.quota import check_group
 from reconciler.ratelimit import RateSettings
 from reconciler.runloop import LoopSettings
-from reconciler.state.location import is_postgres_location
+from reconciler.state.location import LocationError, PostgresLocation, parse_location
 
 #: ``--quota off``: coordinate with no one.
 QUOTA_OFF = "off"
@@ -45,6 +46,7 @@ class Connection:
     endpoint: str | None = None  # --endpoint, else RECONCILER_ENDPOINT, else the SDK's
     request_timeout: float = 10.0
     environ: Mapping[str, str] = field(default_factory=dict)
+    credentials: CredentialOptions = field(default_factory=CredentialOptions)
     quota: QuotaOptions = field(default_factory=QuotaOptions)
 
 
@@ -170,6 +172,7 @@ def from_namespace(ns: argparse.Namespace, environ: Mapping[str, str]) -> Invoca
         endpoint=ns.endpoint or environ.get("RECONCILER_ENDPOINT"),
         request_timeout=ns.request_timeout if command in _CLOUD_COMMANDS else 10.0,
         environ=environ,
+        credentials=_credentials(ns) if command in _CLOUD_COMMANDS else CredentialOptions(),
         quota=_quota_options(command, ns, environ),
     )
     presentation = Presentation(
@@ -193,10 +196,8 @@ def _quota_options(
     location = ns.quota or environ.get("RECONCILER_QUOTA") or None
     if location is not None and location.strip().lower() == QUOTA_OFF:
         location = QUOTA_OFF
-    elif location is not None and not is_postgres_location(location):
-        raise UsageError(
-            "--quota takes a postgresql:// URL or 'off' (it can also come from RECONCILER_QUOTA)"
-        )
+    elif location is not None:
+        _check_quota_location(location)
     group = ns.quota_group or environ.get("RECONCILER_QUOTA_GROUP") or None
     return QuotaOptions(
         location=location,
@@ -212,6 +213,17 @@ def _env_log_level(environ: Mapping[str, str]) -> str | None:
     if value not in LEVELS:
         raise UsageError(f"RECONCILER_LOG_LEVEL={value!r}: expected one of {', '.join(LEVELS)}")
     return value
+
+
+def _check_quota_location(location: str) -> None:
+    try:
+        parsed = parse_location(location)
+    except LocationError as exc:
+        raise UsageError(f"--quota: {exc}") from None
+    if not isinstance(parsed, PostgresLocation):
+        raise UsageError(
+            "--quota takes a postgresql:// URL or 'off' (it can also come from RECONCILER_QUOTA)"
+        )
 
 
 def _command_args(command: str, ns: argparse.Namespace) -> CommandArgs:
@@ -270,6 +282,19 @@ def _apply_args(ns: argparse.Namespace) -> ApplyArgs:
         auto_approve=ns.auto_approve,
         lock_timeout=ns.lock_timeout,
         engine=_engine(ns),
+    )
+
+
+def _credentials(ns: argparse.Namespace) -> CredentialOptions:
+    """The credential flags (the chain reads the environment and files itself)."""
+    return CredentialOptions(
+        profile=ns.profile,
+        assume_role=ns.assume_role,
+        session_name=ns.assume_role_session_name,
+        duration=ns.assume_role_duration,
+        web_identity_token_file=ns.web_identity_token_file,
+        web_identity_provider=ns.web_identity_provider,
+        sts_endpoint=ns.sts_endpoint,
     )
 
 

@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 
 from reconciler import __version__
 from reconciler.cli import helptext as texts
+from reconciler.credentials import MAX_DURATION_SECONDS
 from reconciler.errors import UsageError
 from reconciler.logs import FORMATS, LEVELS
 from reconciler.service import parse_listen_address
@@ -46,15 +47,24 @@ class Parser(argparse.ArgumentParser):
         raise ParseError(message, self.format_usage())
 
 
+#: The longest duration any option takes: a year (and a day).
+MAX_DURATION = 366 * 24 * 3600.0
+#: The slowest --rate: one request every 100 seconds.
+MIN_RATE = 0.01
+
+
 def parse_duration(text: str) -> float:
-    """'90', '90s', '5m', '1h30m' → seconds."""
+    """'90', '90s', '5m', '1h30m' → seconds, at most ``MAX_DURATION``."""
     match = re.fullmatch(
         r"\s*(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?\s*", text
     )
     if not text.strip() or match is None or not any(match.groups()):
         raise argparse.ArgumentTypeError(f"invalid duration {text!r} (examples: 30s, 5m, 1h30m)")
     hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
-    return hours * 3600 + minutes * 60 + seconds
+    total = hours * 3600 + minutes * 60 + seconds
+    if not total <= MAX_DURATION:  # also refuses an overflow to infinity
+        raise argparse.ArgumentTypeError(f"duration {text!r} is too long (at most 366 days)")
+    return total
 
 
 def positive_duration(text: str) -> float:
@@ -81,6 +91,15 @@ def positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     if not value > 0 or value != value or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def rate_value(text: str) -> float:
+    value = positive_float(text)
+    if value < MIN_RATE:
+        raise argparse.ArgumentTypeError(
+            f"must be at least {MIN_RATE:g} (one request every {1 / MIN_RATE:g} s), got {text!r}"
+        )
     return value
 
 
@@ -152,7 +171,7 @@ def _engine_options() -> Parser:
     )
     group.add_argument(
         "--rate",
-        type=positive_float,
+        type=rate_value,
         default=20.0,
         metavar="R",
         help="at most R requests in any one-second window, retries included (default: 20)",
@@ -211,6 +230,65 @@ def _lock_options() -> Parser:
     return lock
 
 
+def role_duration(text: str) -> int:
+    """A role session's length: a duration of whole seconds, at most 12 hours."""
+    seconds = parse_duration(text)
+    if not 1 <= seconds <= MAX_DURATION_SECONDS or seconds != int(seconds):
+        raise argparse.ArgumentTypeError(
+            f"must be whole seconds from 1s to 12h, got {text!r} (examples: 900, 1h)"
+        )
+    return int(seconds)
+
+
+def _credential_options() -> Parser:
+    """Where credentials come from; never a secret as a flag (see the README's chain)."""
+    options = Parser(add_help=False)
+    group = options.add_argument_group("credentials (never a secret: keys come from the chain)")
+    group.add_argument(
+        "--profile",
+        metavar="NAME",
+        help="tccli profile NAME.credential in TENCENTCLOUD_SHARED_CREDENTIALS_DIR or ~/.tccli "
+        "(env TENCENTCLOUD_PROFILE; default: the first source of the chain that is set)",
+    )
+    group.add_argument(
+        "--assume-role",
+        metavar="ARN",
+        help="assume this CAM role with the credentials found "
+        "(env TENCENTCLOUD_ASSUME_ROLE_ARN; default: no role)",
+    )
+    group.add_argument(
+        "--assume-role-session-name",
+        metavar="NAME",
+        help="role session name "
+        "(env TENCENTCLOUD_ASSUME_ROLE_SESSION_NAME; default: trtc-ingest-reconciler)",
+    )
+    group.add_argument(
+        "--assume-role-duration",
+        type=role_duration,
+        metavar="DURATION",
+        help="role session length, renewed before it ends, at most 12h "
+        "(env TENCENTCLOUD_ASSUME_ROLE_SESSION_DURATION in seconds; default: 2h)",
+    )
+    group.add_argument(
+        "--web-identity-token-file",
+        metavar="PATH",
+        help="assume --assume-role with this OIDC token, no key needed; re-read at each renewal "
+        "(env TENCENTCLOUD_ASSUME_ROLE_WEB_IDENTITY_TOKEN_FILE; default: none)",
+    )
+    group.add_argument(
+        "--web-identity-provider",
+        metavar="ID",
+        help="the CAM OIDC identity provider "
+        "(env TENCENTCLOUD_ASSUME_ROLE_PROVIDER_ID; default: OIDC)",
+    )
+    group.add_argument(
+        "--sts-endpoint",
+        metavar="URL",
+        help="STS endpoint (env RECONCILER_STS_ENDPOINT; default: follows --endpoint)",
+    )
+    return options
+
+
 class _Grammar:
     """The shared option groups, and a way to add a command with its examples."""
 
@@ -219,6 +297,7 @@ class _Grammar:
         self.common = _global_options(root=False)
         self.engine = _engine_options()
         self.lock = _lock_options()
+        self.credentials = _credential_options()
 
     def add(
         self,
@@ -306,7 +385,9 @@ def _target(p: Parser, what: str) -> None:
 
 
 def _add_plan_commands(grammar: _Grammar) -> None:
-    p = grammar.add("plan", "show what apply would do", parents=(grammar.engine,))
+    p = grammar.add(
+        "plan", "show what apply would do", parents=(grammar.engine, grammar.credentials)
+    )
     _paths(p)
     p.add_argument(
         "--out",
@@ -337,7 +418,7 @@ def _add_apply_command(grammar: _Grammar) -> None:
     p = grammar.add(
         "apply",
         "stop the planned tasks and record the outcomes",
-        parents=(grammar.engine, grammar.lock),
+        parents=(grammar.engine, grammar.lock, grammar.credentials),
     )
     _paths(p, metavar="PATH | PLANFILE", saved_plan=True)
     p.add_argument(
@@ -381,7 +462,7 @@ def _add_run_command(grammar: _Grammar) -> None:
     p = grammar.add(
         "run",
         "reconcile on a schedule until stopped",
-        parents=(grammar.engine, grammar.lock),
+        parents=(grammar.engine, grammar.lock, grammar.credentials),
     )
     _paths(p)
     p.add_argument(

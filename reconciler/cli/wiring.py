@@ -15,7 +15,7 @@ import select
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import TextIO
 
@@ -27,10 +27,9 @@ from reconciler.logs import add_secrets
 from reconciler.operations import Ports, Prompt, TrtcConnector
 from reconciler.operations.ports import Alone, QuotaPort
 from reconciler.quota import SharedQuotaConnector
-from reconciler.state import StateStore, open_store
-from reconciler.state.location import is_postgres_location
-from reconciler.state.urls import location_secrets
-from reconciler.trtc import CredentialSource, parse_endpoint
+from reconciler.state import STATE_ENV, StateStore, open_store
+from reconciler.state.location import LocationError, PostgresLocation, parse_location
+from reconciler.trtc import parse_endpoint
 from reconciler.views import is_terminal
 from reconciler.views.console import TextSink
 
@@ -47,7 +46,9 @@ class Signals:
         self.received: signal.Signals | None = None
 
     @contextlib.contextmanager
-    def installed(self) -> Iterator[Signals]:
+    def installed(self, *, pending: Callable[[], int | None] = lambda: None) -> Iterator[Signals]:
+        """Take SIGINT / SIGTERM for the ``with`` block. ``pending`` names a signal that
+        arrived before (while starting up): it is delivered at once."""
         read_fd, write_fd = os.pipe()
         os.set_blocking(write_fd, False)
         previous_fd = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
@@ -56,6 +57,9 @@ class Signals:
             target=self._watch, args=(read_fd,), name="reconciler-signals", daemon=True
         )
         watcher.start()
+        early = pending()  # read after taking over: no signal falls between the two
+        if early is not None:
+            self._deliver(signal.Signals(early))
         try:
             yield self
         finally:
@@ -78,13 +82,15 @@ class Signals:
                 signum = signal.Signals(data[0])
             except ValueError:
                 continue
-            if signum not in EXIT_SIGNAL:
-                continue
-            if self.received is not None:  # a second signal: stop now
-                os._exit(EXIT_SIGNAL[signum])
-            self.received = signum
-            log.warning("signal received: finishing in-flight calls", signal=signum.name)
-            self.halt.set()
+            if signum in EXIT_SIGNAL:
+                self._deliver(signum)
+
+    def _deliver(self, signum: signal.Signals) -> None:
+        if self.received is not None:  # a second signal: stop now
+            os._exit(EXIT_SIGNAL[signum])
+        self.received = signum
+        log.warning("signal received: finishing in-flight calls", signal=signum.name)
+        self.halt.set()
 
     def exit_code(self) -> int:
         """The exit code of a run this signal interrupted (130 / 143)."""
@@ -122,27 +128,26 @@ class TerminalPrompt:
 def ports(connection: Connection, *, halt: Halt, prompt: Prompt | None = None) -> Ports:
     """The production ports for ``connection``: nothing is opened until an operation asks."""
     endpoint = parse_endpoint(connection.endpoint)
-    location = connection.state
-    if location is None:
-        location = connection.environ.get("RECONCILER_STATE")
-    if location and "://" in location:
-        add_secrets(location_secrets(location))
 
     def open_state() -> StateStore:
-        return open_store(location, environ=connection.environ, clock=halt.clock)
+        return open_store(connection.state, environ=connection.environ, halt=halt)
 
     cloud = TrtcConnector(
         endpoint=endpoint,
         request_timeout=connection.request_timeout,
         environ=connection.environ,
-        on_credentials=_register_secrets,
+        credentials=connection.credentials,
+        clock=halt.clock,
+        on_secrets=add_secrets,
     )
     return Ports(
         open_store=open_state,
         cloud=cloud,
         halt=halt,
         prompt=prompt or TerminalPrompt(halt),
-        quota=quota_port(connection.quota, state=location),
+        quota=quota_port(
+            connection.quota, state=connection.state or connection.environ.get(STATE_ENV)
+        ),
     )
 
 
@@ -151,15 +156,18 @@ def quota_port(options: QuotaOptions, *, state: str | None) -> QuotaPort:
     PostgreSQL; alone with ``--quota off`` or a state file."""
     if options.location == QUOTA_OFF:
         return Alone("the shared quota is off (--quota off)")
-    location = options.location or (state if state and is_postgres_location(state) else None)
+    location = options.location or (state if state and _on_postgres(state) else None)
     if location is None:
         return Alone("the state is not on PostgreSQL and no shared quota is configured")
-    add_secrets(location_secrets(location))
     return SharedQuotaConnector(location, group=options.group, operation=options.operation)
 
 
-def _register_secrets(credentials: CredentialSource) -> None:
-    add_secrets(credentials.secret_values())
+def _on_postgres(state: str) -> bool:
+    """Whether ``state`` names a PostgreSQL store (a bad one is the store's to report)."""
+    try:
+        return isinstance(parse_location(state), PostgresLocation)
+    except LocationError:
+        return False
 
 
 def environment() -> dict[str, str]:

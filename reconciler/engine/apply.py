@@ -1,7 +1,10 @@
 """Applying a plan: forgets in state, stops through the worker pool, every outcome
 committed before it is reported.
 
-- ``forget`` changes only touch state (no API call).
+- ``forget`` changes only touch state (no API call): ``FORGET_BATCH`` of them per
+  transaction (forgetting 100,000 records is seconds, not minutes), each batch
+  committed before any of its outcomes is reported, and logged as one line that
+  names every address in it.
 - ``stop`` changes run on the pool (``reconciler.engine.pool``): rate-limited,
   retried, halted at once by a fatal (credential) error.
 - Results travel to the calling thread, which commits each converged outcome to
@@ -45,6 +48,8 @@ from reconciler.state import StateStore
 
 log = structlog.get_logger("reconciler.engine")
 
+#: Forgets removed from state in one transaction.
+FORGET_BATCH = 1000
 #: The API whose quota apply's calls draw on.
 STOP_ACTION = "StopStreamIngest"
 
@@ -70,13 +75,14 @@ class ApplyReport:
         return self.counts[Outcome.FAILED.value]
 
     @classmethod
-    def empty(cls) -> ApplyReport:
-        """The report of an apply with nothing to do."""
+    def empty(cls, *, interrupted: bool = False, not_attempted: int = 0) -> ApplyReport:
+        """The report of an apply that did nothing: there was nothing to do, or (with
+        ``interrupted``) a signal came before the first change."""
         return cls(
             counts={outcome.value: 0 for outcome in Outcome},
             fatal=None,
-            interrupted=False,
-            not_attempted=0,
+            interrupted=interrupted,
+            not_attempted=not_attempted,
             elapsed=0.0,
         )
 
@@ -106,11 +112,19 @@ def apply_plan(
 
     forgets = [c for c in plan.changes if c.action is Action.FORGET]
     stops = [c for c in plan.changes if c.action is Action.STOP]
-    for change in forgets:
+    for start in range(0, len(forgets), FORGET_BATCH):
         if halt.is_set():
             break
-        store.remove([change.address])
-        report(TaskResult(change=change, outcome=Outcome.FORGOTTEN))
+        batch = forgets[start : start + FORGET_BATCH]
+        addresses = [change.address for change in batch]
+        store.remove(addresses)
+        # One log line per committed batch, naming every address: a forget is
+        # bookkeeping, not a call, and 100,000 per-task lines would cost more than
+        # the forgets themselves.
+        log.info("tasks forgotten", action="forget", count=len(batch), addresses=addresses)
+        counts[Outcome.FORGOTTEN.value] += len(batch)
+        for change in batch:
+            observer.on_result(TaskResult(change=change, outcome=Outcome.FORGOTTEN))
     forgotten = counts[Outcome.FORGOTTEN.value]
 
     meter = ProgressMeter(len(stops), halt)

@@ -29,6 +29,7 @@ import structlog
 from reconciler.backoff import RetryPolicy
 from reconciler.clock import Halt
 from reconciler.domain import CallError, Change, ErrorClass, LiveStatus
+from reconciler.engine.breaker import Breaker
 from reconciler.errors import CloudCallError
 from reconciler.ratelimit import LOCAL_QUOTA, Limiter, Permit, Quota, RateSettings
 
@@ -63,6 +64,7 @@ class EngineSettings:
     drain_timeout: float = 3.0  # after a halt, how long in-flight calls may finish
     progress_interval: float = 0.25
     poll_interval: float = 0.05  # how often the drive loop looks at a halt with no results
+    breaker_threshold: int = 20  # connection-level failures in a row that stop the run
     watch_limiter: LimiterWatch | None = None  # run --metrics-addr reads each run's limiter
 
     def __post_init__(self) -> None:
@@ -150,6 +152,7 @@ class Pool(Generic[T]):
         self._unhandled = threading.BoundedSemaphore(settings.parallelism)
         self.in_flight = 0
         self.fatal: CallError | None = None
+        self._breaker = Breaker(settings.breaker_threshold)
         self._threads: list[threading.Thread] = []
         self._workers = 0
         self._call_time = 0.0  # seconds a call takes, a running average (0: none yet)
@@ -258,6 +261,7 @@ class Pool(Generic[T]):
                 continue
             self._timed(sent)
             self._limiter.reward(permit)
+            self._breaker.answered()
             return Done(change, value, None, None, attempt)
 
     def _timed(self, sent: float) -> None:
@@ -275,10 +279,16 @@ class Pool(Generic[T]):
             self._limiter.penalize(permit)
         elif error_class in (ErrorClass.CONVERGED, ErrorClass.TASK_FAILED):
             self._limiter.reward(permit)  # the server admitted it: it counts as sent
-        if error_class is ErrorClass.FATAL:
+        stop = exc.error if error_class is ErrorClass.FATAL else None
+        if error_class is ErrorClass.UNREACHABLE:
+            stop = self._breaker.unreachable(exc.error)
+        else:
+            self._breaker.answered()
+        if stop is not None:
             with self._lock:
-                self.fatal = self.fatal or exc.error
+                self.fatal = self.fatal or stop
             self._halt.set()
+            return None
         if not error_class.transient:
             return None
         retry = self._settings.retry

@@ -11,18 +11,18 @@ import contextlib
 import gc
 import json
 import os
-import sys
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from reconciler.clock import Halt
 from reconciler.domain import (
     FORMAT_VERSION,
-    REGIONS,
     DesiredTask,
     Plan,
     Record,
     StateSnapshot,
+    check_serial,
     parse_address,
 )
 from reconciler.errors import (
@@ -34,6 +34,7 @@ from reconciler.errors import (
 )
 from reconciler.manifest import LoadResult, load_manifests
 from reconciler.planner import plan_from_json
+from reconciler.reading import read_json
 
 DEFAULT_PATHS = ("manifests",)
 
@@ -89,32 +90,14 @@ def refuse_unmatched_targets(wanted: Collection[str], known: Collection[str], wh
         raise UsageError(f"--target matches nothing {where}: " + ", ".join(missing))
 
 
-def read_json(path: str, what: str) -> object:
-    """Read one JSON document (``-`` is stdin); every failure is one clear message."""
+def read_saved_plan(path: str, *, halt: Halt | None = None) -> Plan:
+    """A plan saved by ``plan --out``, read through the bounded reader and checked by
+    the rules manifests and pushed states share (a stop needs a known region)."""
+    doc = read_json(path, what="plan file", halt=halt)
     try:
-        if path == "-":
-            return json.load(sys.stdin)
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such {what}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read the {what}: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
-
-
-def read_saved_plan(path: str) -> Plan:
-    """A plan saved by ``plan --out``, checked: every change has a known region."""
-    doc = read_json(path, "plan file")
-    try:
-        saved = plan_from_json(doc)
+        return plan_from_json(doc)
     except PlanFileError as exc:
         raise PlanFileError(f"{path}: {exc}") from None
-    for change in saved.changes:
-        if change.region not in REGIONS:
-            raise PlanFileError(f"{path}: {change.address}: unknown region {change.region!r}")
-    return saved
 
 
 def write_plan_file(path: str, document: Mapping[str, object]) -> None:
@@ -130,9 +113,10 @@ def write_plan_file(path: str, document: Mapping[str, object]) -> None:
         raise InputError(f"{path}: cannot write the plan: {exc.strerror or exc}") from None
 
 
-def read_state_document(path: str) -> StateSnapshot:
-    """A state document as ``state pull`` writes it, checked record by record."""
-    return snapshot_from_json(read_json(path, "state document"), path)
+def read_state_document(path: str, *, halt: Halt | None = None) -> StateSnapshot:
+    """A state document as ``state pull`` writes it, read through the bounded reader
+    and checked record by record (the rules manifests and plans share)."""
+    return snapshot_from_json(read_json(path, what="state document", halt=halt), path)
 
 
 def snapshot_from_json(doc: object, origin: str) -> StateSnapshot:
@@ -146,8 +130,10 @@ def snapshot_from_json(doc: object, origin: str) -> StateSnapshot:
     records = doc.get("records")
     if lineage is not None and not isinstance(lineage, str):
         raise StateDocumentError(f"{origin}: lineage must be a string or null")
-    if not isinstance(serial, int) or isinstance(serial, bool) or serial < 0:
-        raise StateDocumentError(f"{origin}: serial must be a whole number")
+    try:
+        serial = check_serial(serial)
+    except ValueError as exc:
+        raise StateDocumentError(f"{origin}: {exc}") from None
     if not isinstance(records, list):
         raise StateDocumentError(f"{origin}: records must be a list")
     parsed: dict[str, Record] = {}
@@ -156,7 +142,9 @@ def snapshot_from_json(doc: object, origin: str) -> StateSnapshot:
             if not isinstance(item, dict):
                 raise TypeError("not an object")
             record = Record.from_json(item)
-        except (KeyError, TypeError, ValueError) as exc:
+        except KeyError as exc:
+            raise StateDocumentError(f"{origin}: records[{index}]: missing field {exc}") from None
+        except (TypeError, ValueError) as exc:
             raise StateDocumentError(f"{origin}: records[{index}]: {exc}") from None
         if record.address in parsed:
             raise StateDocumentError(f"{origin}: records[{index}]: {record.address} appears twice")

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from reconciler.domain import Action, Plan
 from reconciler.engine import EngineSettings, ProgressObserver, refresh
-from reconciler.errors import CloudFatalError
+from reconciler.errors import CloudFatalError, Interrupted
 from reconciler.operations.inputs import desired_tasks, refuse_unmatched_targets, write_plan_file
 from reconciler.operations.ports import Ports
 from reconciler.planner import make_plan, plan_to_json, with_live_status
@@ -57,4 +57,6 @@ def _refreshed(the_plan: Plan, args: PlanArgs, ports: Ports, ui: ProgressObserve
     )
     if report.fatal is not None:
         raise CloudFatalError(describe_fatal(report.fatal))
+    if report.interrupted:  # a half-refreshed plan is no plan to save or act on
+        raise Interrupted("plan --refresh was interrupted; no plan was shown or saved")
     return with_live_status(the_plan, report.live)

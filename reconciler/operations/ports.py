@@ -10,17 +10,19 @@ outside world only through these.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from reconciler.clock import Halt
+from reconciler.clock import SYSTEM_CLOCK, Clock, Halt
+from reconciler.credentials import CredentialOptions, CredentialSource, resolve
 from reconciler.engine import TaskApi
 from reconciler.errors import UsageError
 from reconciler.quota.report import GroupReport
 from reconciler.ratelimit import LOCAL_QUOTA, Quota
 from reconciler.state import StateStore, current_holder
-from reconciler.trtc import ClientSettings, CredentialSource, Endpoint, TrtcApi, resolve_credentials
+from reconciler.trtc import ClientSettings, Endpoint, TrtcApi, load_sdk
 
 
 class Prompt(Protocol):
@@ -41,7 +43,9 @@ class CloudLink:
     """The way to TRTC, once credentials are resolved."""
 
     api_factory: Callable[[], TaskApi]  # one client per worker
-    account: str  # a tag of the account, revealing nothing (its default quota group)
+    #: Whose credentials these are (a SecretId or a role ARN, not a secret): runners
+    #: of one account share a quota group by default, named from a hash of it.
+    account: str
 
 
 class CloudConnector(Protocol):
@@ -56,7 +60,7 @@ class QuotaPort(Protocol):
     """The API quota of an account, as runs of this process share it."""
 
     def for_account(self, account: str) -> Quota:
-        """The quota runs for ``account`` (a tag from ``CloudLink``) draw on."""
+        """The quota runs for ``account`` (``CloudLink.account``) draw on."""
         ...
 
     def holders(self, group: str | None) -> list[GroupReport]:
@@ -82,21 +86,49 @@ class Alone:
 
 @dataclass(frozen=True)
 class TrtcConnector:
-    """The production connector: the official SDK's credential chain and clients."""
+    """The production connector: the credential chain and the official SDK's clients.
+
+    Credentials are resolved on the first ``connect`` and kept for the process: each
+    ``run`` cycle reuses them (they renew themselves), so a role is assumed once,
+    not once per cycle. ``on_secrets`` sees every secret value issued, renewals
+    included, so that logs can redact them.
+    """
 
     endpoint: Endpoint = field(default_factory=Endpoint)
     request_timeout: float = 10.0
     environ: Mapping[str, str] = field(default_factory=dict)
-    on_credentials: Callable[[CredentialSource], None] | None = None
+    credentials: CredentialOptions = field(default_factory=CredentialOptions)
+    clock: Clock = SYSTEM_CLOCK
+    on_secrets: Callable[[Iterable[str]], None] | None = None
+    _resolved: list[CredentialSource] = field(default_factory=list, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def source(self) -> CredentialSource:
+        """The resolved credentials (resolving them on first use)."""
+        with self._lock:
+            if not self._resolved:
+                self._resolved.append(
+                    resolve(
+                        self.credentials,
+                        environ=self.environ,
+                        endpoint=self.endpoint,
+                        request_timeout=self.request_timeout,
+                        clock=self.clock,
+                        on_secrets=self.on_secrets,
+                    )
+                )
+            return self._resolved[0]
 
     def connect(self) -> CloudLink:
-        credentials = resolve_credentials(self.environ)
-        if self.on_credentials is not None:
-            self.on_credentials(credentials)
+        source = self.source()
+        load_sdk()
         settings = ClientSettings(
-            credentials=credentials, endpoint=self.endpoint, request_timeout=self.request_timeout
+            credential=source.credential,
+            endpoint=self.endpoint,
+            request_timeout=self.request_timeout,
+            origin=source.origin,
         )
-        return CloudLink(lambda: TrtcApi(settings), credentials.account_tag())
+        return CloudLink(lambda: TrtcApi(settings), source.identity)
 
 
 class NoPrompt:

@@ -9,8 +9,10 @@ The pipeline, in order, going only down the layers:
 3. plan against the locked state — or take the saved plan, refused if stale, and
    narrowed to ``--target``;
 4. show the plan to the UI; stop here if there is nothing to do;
-5. ask for confirmation unless approved in advance;
-6. apply through the engine (commit before report) and return the result.
+5. check that the state can be written (its schema is ours, writes are allowed),
+   so a state that cannot record an outcome never follows a sent stop;
+6. ask for confirmation unless approved in advance;
+7. apply through the engine (commit before report) and return the result.
 
 The caller maps the result to an exit code; the UI sees the plan, every outcome
 and the progress as they happen.
@@ -87,11 +89,12 @@ def reconcile(args: ApplyArgs, ports: Ports, ui: ReconcileUI) -> ApplyResult:
         ui.planned(plan)
         if not plan.has_changes:
             return ApplyResult(ApplyStatus.NO_CHANGES, plan, ApplyReport.empty(), run_id)
-        if confirm and not _confirmed(ports):
-            status = ApplyStatus.INTERRUPTED if ports.halt.is_set() else ApplyStatus.DECLINED
-            return ApplyResult(status, plan, ApplyReport.empty(), run_id)
+        store.check_writable()
+        if confirm and not _confirmed(ports) and not ports.halt.is_set():
+            return ApplyResult(ApplyStatus.DECLINED, plan, ApplyReport.empty(), run_id)
         if ports.halt.is_set():
-            return ApplyResult(ApplyStatus.INTERRUPTED, plan, ApplyReport.empty(), run_id)
+            nothing = ApplyReport.empty(interrupted=True, not_attempted=len(plan.changes))
+            return ApplyResult(ApplyStatus.INTERRUPTED, plan, nothing, run_id)
         report = _apply(plan, store, args, ports, ui)
     status = ApplyStatus.INTERRUPTED if report.interrupted else ApplyStatus.APPLIED
     log.info(
@@ -114,7 +117,7 @@ def _planned(args: ApplyArgs, ports: Ports, run_id: str) -> Iterator[tuple[State
 
     if args.plan_file is not None:
         targets = check_targets(args.targets)
-        saved = read_saved_plan(args.plan_file)
+        saved = read_saved_plan(args.plan_file, halt=ports.halt)
         with locked() as store:
             check_not_stale(saved, store.read())
             yield store, _select_targets(saved, targets)

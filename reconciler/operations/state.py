@@ -41,7 +41,7 @@ def remove(ports: Ports, addresses: Sequence[str], *, lock_timeout: float) -> St
 
 def push(ports: Ports, path: str, *, force: bool, lock_timeout: float) -> StateChange:
     """Replace the state with a pulled document (read and checked before locking)."""
-    snapshot = read_state_document(path)
+    snapshot = read_state_document(path, halt=ports.halt)
     with ports.locked_store("state push", new_run_id(), lock_timeout=lock_timeout) as store:
         store.push(snapshot, force=force)
         after = store.read()

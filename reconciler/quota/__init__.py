@@ -10,13 +10,15 @@ it never imports this package or psycopg.
 
 ``default_group`` names a group after the account without revealing the
 credential: ``account-`` and the first 12 hex digits of a keyed hash of what
-identifies the account (the SecretId, or the role's account), computed by the TRTC
-adapter.
+identifies the account — the account of a role (its ARN's ``uin/…``), else the
+SecretId.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import os
 import re
 import socket
@@ -64,8 +66,15 @@ def check_group(name: str) -> str:
     return name
 
 
-def default_group(account_tag: str) -> str:
-    return f"account-{account_tag}"
+#: Keys the group names' hash, so a name cannot be looked up in a table of hashes.
+_GROUP_KEY = b"trtc-ingest-reconciler quota group"
+
+
+def default_group(identity: str) -> str:
+    """The group of the account ``identity`` (a SecretId or a role ARN) acts for."""
+    account = re.search(r"uin/(\d+)", identity)
+    key = f"uin:{account[1]}" if account is not None else f"id:{identity}"
+    return "account-" + hmac.new(_GROUP_KEY, key.encode(), hashlib.sha256).hexdigest()[:12]
 
 
 @dataclass(frozen=True)

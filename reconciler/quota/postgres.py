@@ -33,8 +33,9 @@ from reconciler.errors import QuotaUnavailable
 from reconciler.quota.member import BoardView, Identity
 from reconciler.quota.report import GroupReport, MemberReport
 from reconciler.quota.schedule import Epoch, MemberRow, Schedule, plan
-from reconciler.state.postgres import Connection, PostgresLocation, advisory_key, connect
-from reconciler.state.urls import scrub
+from reconciler.state.location import LocationError, PostgresLocation, parse_location
+from reconciler.state.pgconnect import Connection, connect_options
+from reconciler.state.postgres import advisory_key
 
 SCHEMA_VERSION = 1
 _SCHEMA_KEY = advisory_key("quota-schema")
@@ -66,18 +67,20 @@ _SCHEMA = (
     """CREATE INDEX IF NOT EXISTS reconciler_quota_members_group
         ON reconciler_quota_members (group_name, action)""",
 )
-#: Every wait of the quota connection is bounded (milliseconds).
+#: Every wait of the quota connection is bounded, far tighter than the state's: a
+#: heartbeat that cannot finish in a few seconds is better given up (milliseconds).
 _SESSION = (
     "SET statement_timeout = 2000",
     "SET lock_timeout = 1000",
     "SET idle_in_transaction_session_timeout = 5000",
 )
+#: libpq bounds, unless the URL sets them: connect, and notice a dead peer, quickly.
 _LIBPQ = {
-    "keepalives": 1,
-    "keepalives_idle": 2,
-    "keepalives_interval": 1,
-    "keepalives_count": 2,
-    "tcp_user_timeout": 3000,
+    "connect_timeout": "3",
+    "keepalives_idle": "2",
+    "keepalives_interval": "1",
+    "keepalives_count": "2",
+    "tcp_user_timeout": "3000",
 }
 _NOW = "SELECT extract(epoch FROM clock_timestamp())::float8"
 _MEMBERS = """
@@ -103,7 +106,7 @@ class PostgresBoard:
     """A group's board in a PostgreSQL database (see the module docstring)."""
 
     def __init__(self, location: str) -> None:
-        self._location = PostgresLocation.parse(location)
+        self._location = _postgres_location(location)
         self.display = self._location.display
         self._conn: Connection | None = None
         self._groups_known: set[tuple[str, str]] = set()
@@ -173,16 +176,20 @@ class PostgresBoard:
         if self._conn is not None and (self._conn.closed or self._conn.broken):
             self.close()
         if self._conn is None:
-            conn = connect(
-                self._location,
-                autocommit=True,
-                application_name="trtc-ingest-reconciler quota",
-                connect_timeout=3,  # a heartbeat, not a user, waits on it
-                **_LIBPQ,
+            options = connect_options(
+                self._location, application_name="trtc-ingest-reconciler quota"
             )
-            for statement in _SESSION:
-                conn.execute(statement)
-            ensure_schema(conn)
+            for key, value in _LIBPQ.items():
+                if key not in self._location.params:
+                    options[key] = value
+            conn: Connection = psycopg.connect(autocommit=True, **options)
+            try:
+                for statement in _SESSION:
+                    conn.execute(statement)
+                ensure_schema(conn)
+            except BaseException:
+                conn.close()
+                raise
             self._conn = conn
         return self._conn
 
@@ -192,9 +199,19 @@ class PostgresBoard:
             yield self._connection()
         except psycopg.Error as exc:
             self.close()  # reconnect on the next heartbeat
-            reason = scrub(str(exc), self._location.secrets) or type(exc).__name__
-            # ``from None``: the chained error would repeat what was scrubbed.
+            # libpq gets the password as a keyword and never repeats it.
+            reason = " ".join(str(exc).split()) or type(exc).__name__
             raise QuotaUnavailable(f"shared quota {self.display}: {reason}") from None
+
+
+def _postgres_location(text: str) -> PostgresLocation:
+    try:
+        location = parse_location(text)
+    except LocationError as exc:
+        raise QuotaUnavailable(str(exc).replace("state location", "shared quota", 1)) from None
+    if not isinstance(location, PostgresLocation):
+        raise QuotaUnavailable(f"shared quota {text!r}: not a postgresql:// URL")
+    return location
 
 
 def ensure_schema(conn: Connection) -> None:

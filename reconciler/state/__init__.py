@@ -15,22 +15,28 @@ from reconciler.state.interface import (
     current_holder,
 )
 from reconciler.state.location import (
-    DEFAULT_LOCATION,
-    STATE_ENV,
-    is_postgres_location,
-    open_store,
+    Location,
+    LocationError,
+    PostgresLocation,
+    SqliteLocation,
+    parse_location,
+    redact_location,
 )
-from reconciler.state.urls import redact_location
+from reconciler.state.opening import DEFAULT_LOCATION, STATE_ENV, open_store
 
 __all__ = [
     "DEFAULT_LOCATION",
     "STATE_ENV",
+    "Location",
+    "LocationError",
+    "PostgresLocation",
+    "SqliteLocation",
     "StateLocker",
     "StateReader",
     "StateStore",
     "StateWriter",
     "current_holder",
-    "is_postgres_location",
     "open_store",
+    "parse_location",
     "redact_location",
 ]

@@ -14,12 +14,24 @@ import threading
 from collections.abc import Iterator
 from typing import Generic, TypeVar
 
-from reconciler.clock import SYSTEM_CLOCK, Clock, Halt
-from reconciler.domain import LockHolder
+from reconciler.clock import Halt
+from reconciler.domain import LockHolder, Outcome, Record
 from reconciler.errors import LockBusy
 from reconciler.state.interface import acquire_polling
 
 Session = TypeVar("Session")
+
+#: The record ``check_writable`` writes and rolls back: it touches every column.
+WRITE_PROBE = Record(
+    address="1/reconciler-write-probe",
+    sdk_app_id=1,
+    task_id="reconciler-write-probe",
+    region="ap-singapore",
+    outcome=Outcome.STOPPED,
+    request_id=None,
+    time="1970-01-01T00:00:00Z",
+    source="reconciler",
+)
 
 
 class StoreBase(Generic[Session]):
@@ -28,9 +40,10 @@ class StoreBase(Generic[Session]):
     #: Seconds between two attempts at a busy lock.
     lock_poll_interval = 0.1
 
-    def __init__(self, display: str, *, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(self, display: str, *, halt: Halt) -> None:
         self.display = display  # the location for messages, password redacted
-        self.clock = clock
+        self.halt = halt  # a signal's: waits end early, a stalled call is given up
+        self.clock = halt.clock
         self._mutex = threading.RLock()  # one operation at a time on the connection
 
     def __repr__(self) -> str:
@@ -58,7 +71,7 @@ class StoreBase(Generic[Session]):
                 timeout=timeout,
                 busy=lambda waited: self._busy(session, waited),
                 interval=self.lock_poll_interval,
-                halt=halt or Halt(self.clock),
+                halt=halt or self.halt,
             )
             try:
                 self._announce(session, holder)

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from reconciler.clock import Clock, Halt, rfc3339
 from reconciler.domain import EMPTY_STATE, LockHolder, Outcome, Record, StateSnapshot
-from reconciler.errors import LockBusy, StateConflict, StateError
+from reconciler.errors import Interrupted, LockBusy, StateConflict, StateError
 
 
 def current_holder(operation: str, run_id: str, *, clock: Clock) -> LockHolder:
@@ -69,6 +69,13 @@ class StateWriter(Protocol):
 
     def push(self, snapshot: StateSnapshot, *, force: bool = False) -> None:
         """Replace the whole state with ``snapshot`` under the rules of ``push_serial``."""
+        ...
+
+    def check_writable(self) -> None:
+        """Prove that ``record`` and ``remove`` will work here — the schema is ours and
+        writes are allowed — by writing a record and rolling it back; creates the
+        schema if there is none. ``StoreUnavailable`` if not. Apply calls it before
+        its first API call, so a state it cannot write never follows a sent stop."""
         ...
 
 
@@ -196,9 +203,9 @@ def acquire_polling(
 ) -> None:
     """Call ``try_acquire`` until it succeeds, ``timeout`` seconds pass, or ``halt`` is set.
 
-    With timeout 0 it tries once. On failure raises ``busy(waited_seconds)``. The
-    waits go through the halt's clock, so a signal cuts them short and tests run
-    on fake time.
+    With timeout 0 it tries once. On failure raises ``busy(waited_seconds)``, or
+    ``Interrupted`` (naming the holder) when a halt cut the wait short. The waits go
+    through the halt's clock, so a signal cuts them short and tests run on fake time.
     """
     clock = halt.clock
     start = clock.monotonic()
@@ -207,6 +214,8 @@ def acquire_polling(
         if try_acquire():
             return
         now = clock.monotonic()
+        if halt.is_set() and timeout > 0:
+            raise Interrupted(f"interrupted while waiting: {busy(round(now - start, 3))}")
         if now >= deadline or halt.is_set():
             raise busy(round(now - start, 3) if timeout > 0 else 0.0)
         halt.wait(min(interval, deadline - now))

@@ -1,15 +1,20 @@
 """The shared state store: PostgreSQL, through psycopg 3.
 
-Location: a libpq URL with one extra query parameter, ``state``::
+Location: ``postgresql://USER[:PASSWORD]@HOST[:PORT]/DBNAME[?state=NAME][&libpq
+params]``, parsed by ``reconciler.state.location`` (which documents it) and handed
+to libpq as keywords. ``state=NAME`` picks one of several independent states kept
+in the same database (one per team or environment). Prefer ``PGPASSWORD`` or
+``~/.pgpass`` to a password in the URL; either way it never appears in a message
+(``***``).
 
-    postgresql://USER[:PASSWORD]@HOST[:PORT]/DBNAME[?state=NAME][&other libpq params]
-
-``state=NAME`` picks one of several independent states kept in the same database
-(one per team or environment); it defaults to ``default`` and must match
-``[A-Za-z0-9_.-]{1,128}``. It is removed before the URL reaches libpq; every other
-parameter (``host=/socket/dir``, ``sslmode=…``, ``options=-csearch_path=…``) is
-passed through untouched. Prefer ``PGPASSWORD`` or ``~/.pgpass`` to a password in
-the URL; either way it never appears in a message (``***``).
+Every call is bounded: ``reconciler.state.pgconnect`` sets the connect timeout,
+TCP keepalives and the server-side ``statement_timeout`` / ``lock_timeout`` on every
+connection, and a client-side watchdog (``CallGuard``) covers a server that stops
+answering altogether (paused, or a black hole that keeps TCP up), where none of
+those can fire: a call that runs past ``CALL_TIMEOUT_SECONDS``, or past
+``HALT_GRACE_SECONDS`` after a SIGINT / SIGTERM, is cut off by shutting its socket
+down. A call cut off by a signal raises ``Interrupted``; after it the store makes
+no more calls (the server releases the lock when the sessions end).
 
 Tables (created on the first write or lock, in the connection's current schema,
 versioned in ``reconciler_schema_version`` and migrated under a transaction-level
@@ -37,18 +42,17 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import re
+import os
+import socket
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
-from urllib.parse import unquote
 
 import psycopg
 
-from reconciler.clock import SYSTEM_CLOCK, Clock, pause
+from reconciler.clock import Halt, pause
 from reconciler.domain import EMPTY_STATE, LockHolder, Record, StateSnapshot
-from reconciler.errors import LockBusy, StateError, StoreUnavailable
-from reconciler.state.base import StoreBase
+from reconciler.errors import Interrupted, LockBusy, StateError, StoreUnavailable
+from reconciler.state.base import WRITE_PROBE, StoreBase
+from reconciler.state.guard import CallGuard, GuardTripped
 from reconciler.state.interface import (
     RECORD_COLUMNS,
     check_pushable,
@@ -57,12 +61,16 @@ from reconciler.state.interface import (
     record_row,
     snapshot_from_rows,
 )
-from reconciler.state.urls import location_secrets, redact_location, scrub
+from reconciler.state.location import PostgresLocation
+from reconciler.state.pgconnect import STATEMENT_TIMEOUT_SECONDS, Connection, connect
 
 #: The schema this build writes; older databases are migrated, newer refused.
 SCHEMA_VERSION = 1
-DEFAULT_STATE_NAME = "default"
-STATE_NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,128}")
+
+#: The client-side bound on one call: the server's own bound, plus room for the network.
+CALL_TIMEOUT_SECONDS = STATEMENT_TIMEOUT_SECONDS + 15
+#: After a SIGINT / SIGTERM, how long a call in flight may still take.
+HALT_GRACE_SECONDS = 1.5
 
 #: Statements taking the schema from version N-1 to N, at index N-1.
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -97,8 +105,6 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 
-_CONNECT_TIMEOUT_SECONDS = 10
-_APPLICATION_NAME = "trtc-ingest-reconciler"
 _COLUMNS = ", ".join(RECORD_COLUMNS)
 _UPSERT = (
     f"INSERT INTO reconciler_records (state_name, {_COLUMNS}) "
@@ -125,55 +131,9 @@ _UPSERT_HOLDER = """
         since = EXCLUDED.since, operation = EXCLUDED.operation, run_id = EXCLUDED.run_id
 """
 
-Connection = psycopg.Connection[tuple[Any, ...]]
-
 
 def _holder_row(holder: LockHolder) -> tuple[str, int, str, str, str]:
     return (holder.host, holder.pid, holder.since, holder.operation, holder.run_id)
-
-
-@dataclass(frozen=True, repr=False)
-class PostgresLocation:
-    """A parsed location: what libpq gets, which state, and what to keep secret."""
-
-    conninfo: str  # the URL without ``state=``; may hold a password: never show it
-    state_name: str
-    display: str  # redacted
-    secrets: tuple[str, ...]
-    has_connect_timeout: bool
-
-    def __repr__(self) -> str:
-        return f"PostgresLocation({self.display!r})"
-
-    @classmethod
-    def parse(cls, location: str) -> PostgresLocation:
-        display = redact_location(location)
-        base, _, query = location.partition("?")
-        kept: list[str] = []
-        names: list[str] = []
-        keys: set[str] = set()
-        for part in query.split("&") if query else ():
-            key, _, value = part.partition("=")
-            if unquote(key) == "state":
-                names.append(unquote(value))
-            elif part:
-                kept.append(part)
-                keys.add(unquote(key))
-        if len(names) > 1:
-            raise StoreUnavailable(f"state location {display} gives state= more than once")
-        name = names[0] if names else DEFAULT_STATE_NAME
-        if not STATE_NAME_PATTERN.fullmatch(name):
-            raise StoreUnavailable(
-                f"state location {display}: state name {name!r} must be 1 to 128 letters, "
-                "digits, '_', '.' or '-'"
-            )
-        return cls(
-            conninfo=base + ("?" + "&".join(kept) if kept else ""),
-            state_name=name,
-            display=display,
-            secrets=location_secrets(location),
-            has_connect_timeout="connect_timeout" in keys,
-        )
 
 
 def advisory_key(purpose: str) -> int:
@@ -185,28 +145,6 @@ def advisory_key(purpose: str) -> int:
 _MIGRATION_KEY = advisory_key("schema-migration")
 
 
-def connect(
-    location: PostgresLocation,
-    *,
-    autocommit: bool,
-    application_name: str | None = None,
-    connect_timeout: int = _CONNECT_TIMEOUT_SECONDS,
-    **libpq: Any,
-) -> Connection:
-    """A connection to ``location`` with the reconciler's defaults: its application
-    name, and ``connect_timeout`` unless the URL sets one. ``libpq`` adds parameters.
-    Raises ``psycopg.Error``; its text may hold the URL's password (see ``scrub``).
-    """
-    options: dict[str, Any] = dict(libpq)
-    if application_name is not None:
-        options["application_name"] = application_name
-    else:
-        options["fallback_application_name"] = _APPLICATION_NAME
-    if not location.has_connect_timeout:
-        options["connect_timeout"] = connect_timeout
-    return psycopg.connect(location.conninfo, autocommit=autocommit, **options)
-
-
 class PostgresStore(StoreBase[Connection]):
     """State in a PostgreSQL database; see the module docstring for the design.
 
@@ -215,13 +153,17 @@ class PostgresStore(StoreBase[Connection]):
 
     lock_poll_interval = 0.2
 
-    def __init__(self, location: str, *, clock: Clock = SYSTEM_CLOCK) -> None:
-        self._location = PostgresLocation.parse(location)
-        super().__init__(self._location.display, clock=clock)
-        self.state_name = self._location.state_name
+    def __init__(self, location: PostgresLocation, *, halt: Halt | None = None) -> None:
+        self._location = location
+        super().__init__(location.display, halt=halt or Halt())
+        self.state_name = location.state_name
         self.lock_key = advisory_key(f"state:{self.state_name}")
         self._conn: Connection | None = None
         self._schema_ready = False
+        self._sessions: list[Connection] = []  # open lock sessions
+        self._guard = CallGuard(
+            self.halt, timeout=CALL_TIMEOUT_SECONDS, grace=HALT_GRACE_SECONDS, name="postgres"
+        )
 
     # -- reader ---------------------------------------------------------------
 
@@ -249,6 +191,7 @@ class PostgresStore(StoreBase[Connection]):
         if conn is not None:
             with contextlib.suppress(psycopg.Error):
                 conn.close()
+        self._guard.close()
 
     # -- writer ---------------------------------------------------------------
 
@@ -279,6 +222,19 @@ class PostgresStore(StoreBase[Connection]):
                     serial = self._set_state(conn, lineage, serial + 1)
                 return serial
 
+    def check_writable(self) -> None:
+        with self._mutex, self._errors():
+            conn = self._connection(create=True)
+            assert conn is not None
+            with conn.transaction(force_rollback=True):
+                lineage, serial = self._lock_state_row(conn, create=True)
+                conn.execute(_UPSERT, (self.state_name, *record_row(WRITE_PROBE)))
+                conn.execute(
+                    "DELETE FROM reconciler_records WHERE state_name = %s AND address = %s",
+                    (self.state_name, WRITE_PROBE.address),
+                )
+                self._set_state(conn, lineage or new_lineage(), serial)
+
     def push(self, snapshot: StateSnapshot, *, force: bool = False) -> None:
         lineage = check_pushable(snapshot)
         rows = [(self.state_name, *record_row(r)) for r in snapshot.records.values()]
@@ -308,7 +264,9 @@ class PostgresStore(StoreBase[Connection]):
         short_name = f"reconciler {holder.operation} pid {holder.pid}@{holder.host}"
         with self._mutex, self._errors():
             self._connection(create=True)  # the holders table lives in the schema
-            return self._connect(autocommit=True, application_name=short_name[:63])
+            session = self._connect(autocommit=True, application_name=short_name[:63])
+            self._sessions.append(session)
+            return session
 
     def _try_lock(self, session: Connection) -> bool:
         with self._errors():
@@ -320,7 +278,8 @@ class PostgresStore(StoreBase[Connection]):
             session.execute(_UPSERT_HOLDER, (self.state_name, *_holder_row(holder)))
 
     def _release(self, session: Connection) -> None:
-        with contextlib.suppress(psycopg.Error):
+        # Failing here is harmless: ending the session releases the lock anyway.
+        with contextlib.suppress(StateError, Interrupted), self._errors():
             session.execute(
                 "DELETE FROM reconciler_lock_holders "
                 "WHERE state_name = %s AND backend_pid = pg_backend_pid()",
@@ -330,6 +289,8 @@ class PostgresStore(StoreBase[Connection]):
 
     def _close_lock_session(self, session: Connection) -> None:
         # Ending the session releases the advisory lock even if the release failed.
+        with contextlib.suppress(ValueError):
+            self._sessions.remove(session)
         with contextlib.suppress(psycopg.Error):
             session.close()
 
@@ -357,12 +318,15 @@ class PostgresStore(StoreBase[Connection]):
     # -- internals ------------------------------------------------------------
 
     def _connect(self, *, autocommit: bool, application_name: str | None = None) -> Connection:
-        try:
+        def attempt() -> Connection:
             return connect(self._location, autocommit=autocommit, application_name=application_name)
+
+        try:
+            # Connecting cannot be cancelled; a halt stops waiting for it instead.
+            return self._guard.abandonable(attempt, discard=_close_quietly)
         except psycopg.Error as exc:
-            # ``from None``: the chained error would repeat what we scrubbed here.
             raise StoreUnavailable(
-                f"cannot connect to state {self.display}: {self._reason(exc)}"
+                f"cannot connect to state {self.display}: {_reason(exc)}"
             ) from None
 
     def _connection(self, *, create: bool) -> Connection | None:
@@ -437,20 +401,60 @@ class PostgresStore(StoreBase[Connection]):
         )
         return serial
 
-    def _reason(self, exc: BaseException) -> str:
-        """The server's (or libpq's) reason, on one line, without secrets."""
-        return scrub(str(exc), self._location.secrets) or type(exc).__name__
+    def _cut(self) -> None:
+        """Shut down every socket of this store (the watchdog's ``cancel``): the call
+        waiting on one ends at once with an error, whatever the server does."""
+        for conn in (self._conn, *self._sessions):
+            if conn is None or conn.closed:
+                continue
+            with (
+                contextlib.suppress(OSError, psycopg.Error),
+                socket.socket(fileno=os.dup(conn.fileno())) as sock,
+            ):
+                sock.shutdown(socket.SHUT_RDWR)
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
-        """Turn psycopg errors into StateError / StoreUnavailable, naming the store."""
+        """Run the block as one guarded call; turn psycopg errors into StateError /
+        StoreUnavailable (or ``Interrupted``, when a signal cut the call off)."""
         try:
-            yield
-        except StateError:
-            raise
-        except psycopg.OperationalError as exc:
-            if self._conn is not None and self._conn.broken:
-                self.close()  # reconnect on the next call
-            raise StoreUnavailable(f"state {self.display}: {self._reason(exc)}") from None
-        except psycopg.Error as exc:
-            raise StateError(f"state {self.display}: {self._reason(exc)}") from None
+            with self._guard.call(self._cut) as call:
+                try:
+                    yield
+                except psycopg.Error as exc:
+                    if self._conn is not None and self._conn.broken:
+                        self._disconnect()  # reconnect on the next call
+                    raise self._failure(exc, call.cut) from None
+        except GuardTripped:
+            raise Interrupted(
+                f"state {self.display} was not written: its server stopped answering "
+                "and the run was interrupted"
+            ) from None
+
+    def _failure(self, exc: psycopg.Error, cut: str | None) -> StateError | Interrupted:
+        # ``from None`` at the raise: a chained driver error adds nothing for a user.
+        if cut == "halt":
+            return Interrupted(
+                f"state {self.display}: the server did not answer within "
+                f"{HALT_GRACE_SECONDS:g}s of the signal; the call was abandoned, "
+                "its change may not be recorded"
+            )
+        if cut == "timeout":
+            return StoreUnavailable(
+                f"state {self.display}: the server did not answer within "
+                f"{CALL_TIMEOUT_SECONDS:g}s; the call was abandoned"
+            )
+        if isinstance(exc, psycopg.OperationalError):
+            return StoreUnavailable(f"state {self.display}: {_reason(exc)}")
+        return StateError(f"state {self.display}: {_reason(exc)}")
+
+
+def _close_quietly(conn: Connection) -> None:
+    with contextlib.suppress(psycopg.Error):
+        conn.close()
+
+
+def _reason(exc: BaseException) -> str:
+    """The server's (or libpq's) reason, on one line. libpq gets the password as a
+    keyword and never repeats it, so there is nothing to scrub."""
+    return " ".join(str(exc).split()) or type(exc).__name__

@@ -10,6 +10,18 @@ database and ``<db>.lock`` are created 0600 before anything is written (SQLite
 gives its ``-wal`` / ``-shm`` files the database's mode). Nothing is created until
 the first write or lock; reading a missing file gives ``EMPTY_STATE``.
 
+Read-only locations work for reading: when the file or its directory cannot be
+written (a mounted ConfigMap, a read-only cache), reads open it ``mode=ro`` and,
+when no ``-wal`` file holds changes, ``immutable=1`` — so nothing is created there
+(SQLite would otherwise create ``-wal`` / ``-shm`` files to read a WAL database).
+Writing to such a location fails with one clear message, and ``check_writable``
+says so before an apply sends anything.
+
+Waits are bounded and cancellable: SQLite's own busy wait (another program holding
+the write lock) is kept to a second per attempt and retried here, up to
+``BUSY_TIMEOUT_SECONDS``, ending early on a halt. Every SQLite or file-system error
+(a full disk, a damaged file, a missing row) becomes one ``StateError``.
+
 The writer lock is ``flock(LOCK_EX | LOCK_NB)`` on ``<db>.lock``, held through an
 open descriptor: the kernel drops it when the holder dies, so a dead holder never
 blocks. The holder writes itself into the lock file as JSON so a busy locker can
@@ -27,10 +39,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from urllib.parse import quote
 
-from reconciler.clock import SYSTEM_CLOCK, Clock, pause
+from reconciler.clock import Halt, pause
 from reconciler.domain import EMPTY_STATE, LockHolder, Record, StateSnapshot
-from reconciler.errors import LockBusy, StateError, StoreUnavailable
-from reconciler.state.base import StoreBase
+from reconciler.errors import Interrupted, LockBusy, StateError, StoreUnavailable
+from reconciler.state.base import WRITE_PROBE, StoreBase
 from reconciler.state.interface import (
     RECORD_COLUMNS,
     check_pushable,
@@ -68,7 +80,11 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 
-_BUSY_TIMEOUT_SECONDS = 30.0
+#: How long a write waits for another program's SQLite write lock, in all.
+BUSY_TIMEOUT_SECONDS = 30.0
+#: SQLite's own (uncancellable) busy wait per attempt.
+_BUSY_ATTEMPT_SECONDS = 1.0
+_SQLITE_BUSY = 5
 _COLUMNS = ", ".join(RECORD_COLUMNS)
 _UPSERT = f"INSERT OR REPLACE INTO records ({_COLUMNS}) VALUES ({', '.join('?' * 8)})"
 
@@ -81,20 +97,19 @@ class SqliteStore(StoreBase[int]):
 
     lock_poll_interval = 0.05
 
-    def __init__(
-        self, path: Path, *, display: str | None = None, clock: Clock = SYSTEM_CLOCK
-    ) -> None:
-        super().__init__(display if display is not None else str(path), clock=clock)
+    def __init__(self, path: Path, *, display: str | None = None, halt: Halt | None = None) -> None:
+        super().__init__(display if display is not None else str(path), halt=halt or Halt())
         self.path = path
         self.lock_path = path.with_name(path.name + ".lock")
         self._conn: sqlite3.Connection | None = None
+        self._read_only = False  # the connection was opened read-only
         self._schema_ready = False
 
     # -- reader ---------------------------------------------------------------
 
     def read(self) -> StateSnapshot:
         with self._mutex, self._errors():
-            conn = self._connection(create=False)
+            conn = self._connection(create=False, write=False)
             if conn is None:
                 return EMPTY_STATE
             with self._transaction(conn, write=False):
@@ -138,6 +153,16 @@ class SqliteStore(StoreBase[int]):
                     serial += 1
                     conn.execute("UPDATE meta SET serial = ?", (serial,))
             return serial
+
+    def check_writable(self) -> None:
+        with self._mutex, self._errors():
+            conn = self._connection(create=True)
+            assert conn is not None
+            with self._transaction(conn, write=True, keep=False):
+                _, serial = self._meta(conn)
+                conn.execute(_UPSERT, record_row(WRITE_PROBE))
+                conn.execute("DELETE FROM records WHERE address = ?", (WRITE_PROBE.address,))
+                conn.execute("UPDATE meta SET serial = ?", (serial,))
 
     def push(self, snapshot: StateSnapshot, *, force: bool = False) -> None:
         lineage = check_pushable(snapshot)
@@ -190,39 +215,64 @@ class SqliteStore(StoreBase[int]):
         return LockBusy(self.display, holder, waited=waited)
 
     def _announce(self, session: int, holder: LockHolder) -> None:
-        os.ftruncate(session, 0)
-        os.pwrite(session, dump_holder(holder).encode(), 0)
+        with self._errors():  # a full disk, say
+            os.ftruncate(session, 0)
+            os.pwrite(session, dump_holder(holder).encode(), 0)
 
     def _release(self, session: int) -> None:
         with contextlib.suppress(OSError):
             os.ftruncate(session, 0)
-        fcntl.flock(session, fcntl.LOCK_UN)
+        with contextlib.suppress(OSError):  # closing the descriptor releases it anyway
+            fcntl.flock(session, fcntl.LOCK_UN)
 
     def _close_lock_session(self, session: int) -> None:
         os.close(session)
 
     # -- internals ------------------------------------------------------------
 
-    def _connection(self, *, create: bool) -> sqlite3.Connection | None:
+    def _connection(self, *, create: bool, write: bool = True) -> sqlite3.Connection | None:
         """The open connection with the schema ready; None if there is no state and
-        ``create`` is false (then nothing is created)."""
+        ``create`` is false (then nothing is created). Only reading (``write`` false)
+        a location that cannot be written opens it read-only (see the module
+        docstring); asking to write there raises StoreUnavailable."""
         if self._conn is None:
             if not self.path.exists():
                 if not create:
                     return None
                 _make_private_dirs(self.path.parent)
                 os.close(_create_private_file(self.path, os.O_WRONLY))
+            self._read_only = not write and not self._writable()
             self._conn = sqlite3.connect(
-                f"file:{quote(str(self.path))}?mode=rw",
+                self._uri(),
                 uri=True,
-                timeout=_BUSY_TIMEOUT_SECONDS,
+                timeout=_BUSY_ATTEMPT_SECONDS,
                 isolation_level=None,  # transactions are explicit below
                 check_same_thread=False,  # guarded by self._mutex instead
             )
             self._conn.execute("PRAGMA synchronous = FULL")
+        if write and self._read_only:
+            raise StoreUnavailable(
+                f"state {self.display} is read-only (its file or directory cannot be "
+                "written); this command needs a writable state"
+            )
         if not self._schema_ready and not self._migrate(self._conn, create=create):
             return None
         return self._conn
+
+    def _writable(self) -> bool:
+        return all(
+            os.access(path, os.W_OK, effective_ids=os.access in os.supports_effective_ids)
+            for path in (self.path, self.path.parent)
+        )
+
+    def _uri(self) -> str:
+        uri = f"file:{quote(str(self.path))}?mode={'ro' if self._read_only else 'rw'}"
+        wal = self.path.with_name(self.path.name + "-wal")
+        if self._read_only and (not wal.exists() or wal.stat().st_size == 0):
+            # Every committed change is in the file itself and nothing can write
+            # here: read it as it is, creating no -wal / -shm file beside it.
+            uri += "&immutable=1"
+        return uri
 
     def _migrate(self, conn: sqlite3.Connection, *, create: bool) -> bool:
         """Bring the schema to SCHEMA_VERSION; False if there is none and ``create`` is false."""
@@ -246,7 +296,10 @@ class SqliteStore(StoreBase[int]):
             return 0
         if "meta" not in tables:
             raise StoreUnavailable(f"{self.display} is not a reconciler state database")
-        (version,) = conn.execute("SELECT schema_version FROM meta").fetchone()
+        row = conn.execute("SELECT schema_version FROM meta").fetchone()
+        if row is None:
+            raise StoreUnavailable(f"state {self.display} is damaged: its meta row is missing")
+        (version,) = row
         if not isinstance(version, int) or version > SCHEMA_VERSION:
             raise StoreUnavailable(
                 f"state {self.display} has schema version {version}, newer than this "
@@ -254,24 +307,53 @@ class SqliteStore(StoreBase[int]):
             )
         return version
 
-    @staticmethod
-    def _meta(conn: sqlite3.Connection) -> tuple[str | None, int]:
-        lineage, serial = conn.execute("SELECT lineage, serial FROM meta").fetchone()
+    def _meta(self, conn: sqlite3.Connection) -> tuple[str | None, int]:
+        row = conn.execute("SELECT lineage, serial FROM meta").fetchone()
+        if row is None:
+            raise StoreUnavailable(f"state {self.display} is damaged: its meta row is missing")
+        lineage, serial = row
+        if not isinstance(serial, int) or (lineage is not None and not isinstance(lineage, str)):
+            raise StoreUnavailable(f"state {self.display} is damaged: its meta row is not ours")
         return lineage, serial
 
-    @staticmethod
     @contextlib.contextmanager
-    def _transaction(conn: sqlite3.Connection, *, write: bool) -> Iterator[None]:
-        # IMMEDIATE takes the write lock up front: two writers queue instead of
-        # failing to upgrade a read transaction.
-        conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+    def _transaction(
+        self, conn: sqlite3.Connection, *, write: bool, keep: bool = True
+    ) -> Iterator[None]:
+        """One transaction for the ``with`` block, committed (or, ``keep=False``,
+        rolled back) at its end."""
+        if write:
+            self._begin_immediate(conn)
+        else:
+            conn.execute("BEGIN")
         try:
             yield
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
+        conn.execute("COMMIT" if keep else "ROLLBACK")
+
+    def _begin_immediate(self, conn: sqlite3.Connection) -> None:
+        """BEGIN IMMEDIATE: take the write lock up front (two writers queue instead of
+        failing to upgrade a read), waiting for another program's lock in short,
+        cancellable attempts."""
+        started = self.clock.monotonic()
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc):
+                    raise
+            if self.halt.is_set():
+                raise Interrupted(f"interrupted while waiting to write state {self.display}")
+            if self.clock.monotonic() - started >= BUSY_TIMEOUT_SECONDS:
+                raise StoreUnavailable(
+                    f"state {self.display} is locked by another program (waited "
+                    f"{BUSY_TIMEOUT_SECONDS:g}s for SQLite's write lock)"
+                )
+            self.halt.wait(0.05)
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
@@ -281,10 +363,19 @@ class SqliteStore(StoreBase[int]):
         except StateError:
             raise
         except sqlite3.Error as exc:
-            raise StoreUnavailable(f"state {self.display}: {exc}") from exc
+            raise StoreUnavailable(f"state {self.display}: {_one_line(str(exc))}") from None
         except OSError as exc:
             reason = exc.strerror or errno.errorcode.get(exc.errno or 0, str(exc))
-            raise StoreUnavailable(f"state {self.display}: {reason}") from exc
+            raise StoreUnavailable(f"state {self.display}: {reason}") from None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split()) or "unknown error"
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+
+    return code == _SQLITE_BUSY if code is not None else "database is locked" in str(exc)
 
 
 def _make_private_dirs(directory: Path) -> None:

@@ -17,10 +17,10 @@ def cycle_line(number: int, result: CycleResult) -> tuple[str, str]:
     """The line for one cycle, and its colour."""
     at = rfc3339(result.finished_at)
     took = duration(result.duration) if result.duration >= 1 else f"{result.duration:.1f}s"
-    if not result.ok:
-        return f"Cycle {number} failed at {at} ({took}): {result.error}", "red"
     if result.interrupted:
         return f"Cycle {number} interrupted at {at} ({took}).", "yellow"
+    if not result.ok:
+        return f"Cycle {number} failed at {at} ({took}): {result.error}", "red"
     if not result.planned:
         return f"Cycle {number} at {at}: no changes ({took}).", "dim"
     counts = ", ".join(

@@ -23,6 +23,7 @@ from reconciler.emulator import (
     WebIdentity,
 )
 from tests.emulator.sdk import APP, ROLE
+from tests.support import install_or_skip
 
 PACKAGE = "tencentcloud-sdk-nodejs-common@^4.1"
 
@@ -56,13 +57,8 @@ def nodejs_sdk(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("nodejs-sdk")
     command = [npm, "install", "--no-audit", "--no-fund", "--prefix", str(root)]
     command += ["--cache", str(root / ".npm-cache"), PACKAGE]
-    try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    except subprocess.TimeoutExpired:
-        pytest.skip(f"npm install {PACKAGE} timed out: is the npm registry reachable?")
-    if result.returncode != 0:
-        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        pytest.skip(f"npm install {PACKAGE} failed (is the npm registry reachable?): {last}")
+    what = f"npm install {PACKAGE}"
+    install_or_skip(command, what=what, registry="the npm registry", timeout=300)
     (root / "call.js").write_text(CALL_JS)
     return root
 
