@@ -216,14 +216,17 @@ def _env_log_level(environ: Mapping[str, str]) -> str | None:
 
 
 def _check_quota_location(location: str) -> None:
+    wrong = UsageError(
+        "--quota takes a postgresql:// URL or 'off' (it can also come from RECONCILER_QUOTA)"
+    )
+    if not location.lower().startswith(("postgresql:", "postgres:")):
+        raise wrong
     try:
         parsed = parse_location(location)
-    except LocationError as exc:
-        raise UsageError(f"--quota: {exc}") from None
+    except LocationError as exc:  # its message shows the URL without its password
+        raise UsageError("--quota: " + str(exc).removeprefix("state location ")) from None
     if not isinstance(parsed, PostgresLocation):
-        raise UsageError(
-            "--quota takes a postgresql:// URL or 'off' (it can also come from RECONCILER_QUOTA)"
-        )
+        raise wrong
 
 
 def _command_args(command: str, ns: argparse.Namespace) -> CommandArgs:
