@@ -24,6 +24,16 @@ environment:
                        the shared API quota (--quota, --quota-group)
   NO_COLOR             any value: no colour (--no-color); TERM=dumb too"""
 
+QUOTA = (
+    "share the API quota with the account's other runners through this postgresql:// "
+    "database, or 'off' (env RECONCILER_QUOTA; default: the state's database when the "
+    "state is on PostgreSQL, else off)"
+)
+QUOTA_GROUP = (
+    "the group of runners sharing one quota (env RECONCILER_QUOTA_GROUP; default: one "
+    "per account, named from the credentials without revealing them)"
+)
+
 EXAMPLES: dict[str, tuple[str, ...]] = {
     "reconciler": (
         "reconciler plan manifests/ --out plan.json",

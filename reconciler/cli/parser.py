@@ -203,19 +203,8 @@ def _engine_options() -> Parser:
 
 def _add_quota_options(parser: Parser) -> None:
     group = parser.add_argument_group("shared quota")
-    group.add_argument(
-        "--quota",
-        metavar="LOCATION",
-        help="share the API quota with the account's other runners through this "
-        "postgresql:// database, or 'off' (env RECONCILER_QUOTA; default: the state's "
-        "database when the state is on PostgreSQL, else off)",
-    )
-    group.add_argument(
-        "--quota-group",
-        metavar="NAME",
-        help="the group of runners sharing one quota (env RECONCILER_QUOTA_GROUP; "
-        "default: one per account, named from the credentials without revealing them)",
-    )
+    group.add_argument("--quota", metavar="LOCATION", help=texts.QUOTA)
+    group.add_argument("--quota-group", metavar="NAME", help=texts.QUOTA_GROUP)
 
 
 def _lock_options() -> Parser:
@@ -343,8 +332,7 @@ def build_parser() -> Parser:
     _add_state_commands(grammar)
     _add_run_command(grammar)
 
-    p = grammar.add("quota", "show who holds what of the shared API quota now")
-    _add_quota_options(p)
+    _add_quota_options(p := grammar.add("quota", "show who holds the shared API quota now"))
     p.add_argument("--json", action="store_true", help="print one JSON document")
 
     grammar.add("schema", "print the manifest JSON Schema")
