@@ -14,19 +14,22 @@ machine) does not use it: sent late, it would crowd the next slots' window.
 
 Sharing. The server's window is shared with every other client of the account,
 and it counts throttled arrivals too: whoever keeps sending into a full window
-keeps it full. So on a throttled answer — once per *congestion event*: answers to
-permits booked before the last cut belong to the event already handled — the
-controller
+keeps it full. A throttled answer opens a *congestion event* (answers to permits
+booked before it belong to the same event), and every permit booked but not yet
+used is voided. A lone event — none in the ``settle`` seconds before — while the
+rate has never been cut (a runner alone, whose pacing keeps it under the quota) is
+most likely arrival jitter: nothing is sent for ``jitter_pause`` and the rate is
+kept. Otherwise the controller
 
 - cuts its rate by 5 % (``decrease_factor``) — from the current rate, or, when the
   server admitted much less than that from us in the window before the throttled
-  arrival (a heavy overload, such as several runners starting at full speed), from
-  what it did admit: that is our share of the window, so one cut lands near it. The
+  arrival (a heavy overload, such as several runners starting at full speed), or
+  less at all while the last cut has not held for ``settle`` seconds, from what it
+  did admit: that is our share of the full window, so one cut lands near it. The
   first cut of a run always starts from the current rate, so a runner that joins a
   busy account is not starved by the window the others had filled;
 - sends nothing for ``pause`` (one window plus the guard), so the server's window
-  drains of everything we sent, throttled arrivals included, and voids every
-  permit booked but not yet used;
+  drains of everything we sent, throttled arrivals included;
 - then wins the rate back slowly: linearly to the rate it cut from within
   ``recover_seconds`` (30 s), then probes beyond it with an increase that doubles
   every ``probe_doubling`` (2 s). Several runners probing together add up, so the
@@ -41,10 +44,10 @@ throttles several times as often there, for less.
 A coordinated runner (one sharing a PostgreSQL quota) passes an ``Alignment``:
 every slot is moved to the next one the shared schedule deals this runner (the
 rate then only thins the runner's slots out), and none is booked while the
-schedule grants none. The schedule never deals more than the rate, so a lone
-throttle is taken for arrival jitter — a ``jitter_pause``, no cut — and only a
-second one within ``settle`` for congestion from outside the group; a cut rate
-scales with the share when runners join or leave.
+schedule grants none. The schedule never deals more than the rate, so there every
+lone throttle is taken for jitter, and only a second one within ``settle`` for
+congestion from outside the group; a cut rate scales with the share when runners
+join or leave.
 
 The limiter never sleeps itself: ``reserve`` books the next free slot and returns
 a ``Permit``; the caller waits until its time (on a cancellable event in
@@ -102,7 +105,7 @@ class RateSettings:
     decrease_factor: float = 0.95  # the cut on a congestion event
     overload_slack: float = 0.2  # admitted below (1 - this) x the rate: a heavy overload
     settle: float = 5.0  # throttled again this soon after a cut: it was not enough
-    jitter_pause: float = 0.25  # a coordinated runner's pause after a lone throttle
+    jitter_pause: float = 0.25  # the pause after a throttle taken for arrival jitter
     pause: float = 1.015  # seconds of silence after a congestion event (window + guard)
     recover_seconds: float = 30.0  # back to the rate of the last cut within this long
     min_increase: float = 0.01  # requests/s won back per second, at least
@@ -281,14 +284,16 @@ class RateLimiter:
             if permit.generation != self._generation:
                 return  # part of a congestion event already acted on
             now = self._clock()
-            first = self._generation == 0
+            first = self._w_max is None  # no cut yet this run
             self._generation += 1
             while self._slots and self._slots[-1] > now:  # voided: never to be sent
                 self._slots.pop()
-            if self._align is not None and now - self._resumed >= settings.settle:
-                # A shared schedule never deals more than the rate, so a lone throttle
-                # is arrival jitter: let the window drain a moment, keep the rate. A
-                # second one soon after is congestion from outside the group.
+            lone = now - self._resumed >= settings.settle
+            if lone and (self._align is not None or self._w_max is None):
+                # A lone throttle, on a shared schedule (which never deals more than the
+                # rate) or before any cut (a runner alone), is most likely arrival
+                # jitter: let the window drain a moment, keep the rate. A second one
+                # soon after is congestion.
                 self._paused_until = max(self._paused_until, now + settings.jitter_pause)
                 self._resumed = self._paused_until
                 return

@@ -64,16 +64,19 @@ def test_the_gauge_reads_the_newest_limiter_and_counts_every_throttle() -> None:
     gauge(first)
     permit = first.reserve()
     first.penalize(permit)
-    first.penalize(permit)  # one congestion event: one cut, two throttles
-    assert (gauge.current_rate, gauge.throttled) == (19.0, 2)
+    first.penalize(permit)  # one event: taken for jitter (no cut), two throttles
+    assert (gauge.current_rate, gauge.throttled) == (20.0, 2)
+    clock.advance(1.0)
+    first.penalize(first.reserve())  # a second event soon after: the first cut
+    assert (gauge.current_rate, gauge.throttled) == (19.0, 3)
     second = RateLimiter(RateSettings(rate=16.0), clock=clock.monotonic)
     gauge(second)
     second.penalize(second.reserve())
-    assert (gauge.current_rate, gauge.throttled) == (15.2, 3)
+    assert (gauge.current_rate, gauge.throttled) == (16.0, 4)
     board = Board(clock=clock, stale_after=1.0, rates=gauge)
     text = board.metrics()
-    assert "reconciler_rate_limit_requests_per_second 15.2\n" in text
-    assert "reconciler_throttled_total 3\n" in text
+    assert "reconciler_rate_limit_requests_per_second 16.0\n" in text
+    assert "reconciler_throttled_total 4\n" in text
 
 
 class Lines:

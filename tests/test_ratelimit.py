@@ -70,28 +70,44 @@ def test_bursty_callers_are_spaced() -> None:
     assert all(abs(g - 0.1) < 1e-9 for g in gaps)
 
 
-def test_a_throttle_cuts_once_pauses_a_window_and_voids_booked_permits() -> None:
+def cut(limiter: RateLimiter, clock: FakeClock) -> None:
+    """Two throttles in quick succession: the first is taken for jitter, the second
+    makes the first cut."""
+    limiter.penalize(sent(limiter, clock, 25)[-1])
+    limiter.penalize(sent(limiter, clock, 5)[-1])
+
+
+def test_a_lone_throttle_is_taken_for_arrival_jitter() -> None:
     clock = FakeClock()
-    settings = RateSettings(rate=20, decrease_factor=0.95, pause=1.015)
+    settings = RateSettings(rate=20, jitter_pause=0.25)
     limiter = RateLimiter(settings, clock=clock)
     permits = sent(limiter, clock, 30)
     booked = [limiter.reserve() for _ in range(5)]  # waiting workers' permits
     limiter.penalize(permits[-1])
-    assert math.isclose(limiter.current_rate, 19.0)  # the first cut: 5 % off the rate
-    assert limiter.throttled == 1
+    assert limiter.current_rate == 20.0 and limiter.throttled == 1
     assert not any(limiter.confirm(permit) for permit in booked)
+    assert clock.now + 0.25 <= limiter.reserve().at < clock.now + 0.5  # a short pause
+
+
+def test_a_second_throttle_soon_after_cuts_once_and_pauses_a_window() -> None:
+    clock = FakeClock()
+    settings = RateSettings(rate=20, decrease_factor=0.95, pause=1.015)
+    limiter = RateLimiter(settings, clock=clock)
+    limiter.penalize(sent(limiter, clock, 30)[-1])  # jitter, most likely
+    permits = sent(limiter, clock, 10)
+    limiter.penalize(permits[-1])
+    assert math.isclose(limiter.current_rate, 19.0)  # the first cut: 5 % off the rate
     for permit in permits[-5:]:  # more answers of the same congestion event
         limiter.penalize(permit)
     assert math.isclose(limiter.current_rate, 19.0)
-    assert limiter.throttled == 6
+    assert limiter.throttled == 7
     assert limiter.reserve().at >= clock.now + 1.015  # silent for a window
 
 
 def test_a_heavy_overload_cuts_to_what_the_server_admitted() -> None:
     clock = FakeClock()
     limiter = RateLimiter(RateSettings(rate=20), clock=clock)
-    first = sent(limiter, clock, 25)
-    limiter.penalize(first[-1])  # the first cut: from the current rate
+    cut(limiter, clock)  # the first cut: from the current rate
     later = sent(limiter, clock, 40)
     for permit in later[-20:-15]:
         limiter.reward(permit)  # the server admitted only 5 calls in the last window
@@ -103,13 +119,12 @@ def test_the_rate_comes_back_and_probing_reaches_the_ceiling() -> None:
     clock = FakeClock()
     settings = RateSettings(rate=20, recover_seconds=30.0, probe_doubling=2.0)
     limiter = RateLimiter(settings, clock=clock)
-    permits = sent(limiter, clock, 25)
-    limiter.penalize(permits[-1])
-    cut = limiter.current_rate
+    cut(limiter, clock)
+    low = limiter.current_rate
     clock.now += settings.pause + 15.0
     limiter.reserve()
     halfway = limiter.current_rate
-    assert cut < halfway < 20.0  # linear: back to where it was cut within 30 s
+    assert low < halfway < 20.0  # linear: back to where it was cut within 30 s
     clock.now += 15.0
     limiter.reserve()
     assert math.isclose(limiter.current_rate, 20.0) or limiter.current_rate >= 19.99
@@ -118,10 +133,8 @@ def test_the_rate_comes_back_and_probing_reaches_the_ceiling() -> None:
 def test_a_runner_left_alone_finds_the_whole_quota_within_a_minute() -> None:
     clock = FakeClock()
     limiter = RateLimiter(RateSettings(rate=20), clock=clock)
-    permits = sent(limiter, clock, 25)
-    limiter.penalize(permits[0])
-    permits = sent(limiter, clock, 40)
-    limiter.penalize(permits[-1])  # cut again, from about the same rate
+    cut(limiter, clock)
+    limiter.penalize(sent(limiter, clock, 40)[-1])  # cut again, from about the same rate
     for _ in range(600):  # the other runner left: nothing throttles any more
         clock.now += 0.1
         limiter.reserve()
