@@ -25,7 +25,8 @@ kept. Otherwise the controller
   server admitted much less than that from us in the window before the throttled
   arrival (a heavy overload, such as several runners starting at full speed), or
   less at all while the last cut has not held for ``settle`` seconds, from what it
-  did admit: that is our share of the full window, so one cut lands near it. The
+  did admit (never less than half the rate: one unlucky window must not starve a
+  runner): that is our share of the full window, so one cut lands near it. The
   first cut of a run always starts from the current rate, so a runner that joins a
   busy account is not starved by the window the others had filled;
 - sends nothing for ``pause`` (one window plus the guard), so the server's window
@@ -326,7 +327,8 @@ class RateLimiter:
         """The rate to cut from (see the module docstring): the current one, unless the
         server admitted much less than that from us in the window before ``until`` —
         or less at all, when the last cut did not hold for ``settle`` seconds — then
-        what it admitted. The window was full (we were throttled), so what it admitted
+        what it admitted (half the current rate at the least). The window was full (we
+        were throttled), so what it admitted
         from us is our share of it, our pause included; unless we sent less than our
         rate while not paused (slots kept free, a wait for the schedule), which says
         nothing about our share. (The first cut of a run always takes the current rate:
@@ -339,6 +341,9 @@ class RateLimiter:
         if sending < 0.2 * window or sent < (1 - settings.overload_slack) * self._current * sending:
             return self._current
         admitted = sum(1 for at in self._admitted if until - window <= at < until) / window
+        # Never below half the rate in one event: one unlucky window (the others'
+        # calls just ahead of ours) must not starve a runner.
+        admitted = max(admitted, self._current / 2)
         if until - self._resumed < settings.settle:
             return min(self._current, admitted)
         slack = max(settings.overload_slack * self._current, 2.0 / window)
