@@ -5,6 +5,7 @@ tests check (``reconciler …`` argument lists, instructions, simple commands)."
 
 from __future__ import annotations
 
+import argparse
 import re
 import shlex
 from collections.abc import Iterator
@@ -83,6 +84,21 @@ def reconciler_argvs(script: str) -> list[list[str]]:
         elif words[:2] == ["docker", "run"]:
             image = next(i for i, w in enumerate(words) if IMAGE_NAME in w)
             found.append(words[image + 1 :])
+    return found
+
+
+def parsers() -> dict[str, argparse.ArgumentParser]:
+    """Every parser of the grammar by command path: "", "plan", "state rm", ..."""
+    found: dict[str, argparse.ArgumentParser] = {}
+
+    def walk(parser: argparse.ArgumentParser, path: str) -> None:
+        found[path] = parser
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, f"{path} {name}".strip())
+
+    walk(build_parser(), "")
     return found
 
 
