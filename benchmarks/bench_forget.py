@@ -37,6 +37,7 @@ from pathlib import Path
 from reconciler.clock import Halt
 from reconciler.domain import Outcome, Record, StateSnapshot, TaskResult
 from reconciler.engine import Progress, apply_plan
+from reconciler.instant import Instant
 from reconciler.logs import configure_logging
 from reconciler.planner import make_plan
 from reconciler.state import StateStore, open_store
@@ -92,7 +93,7 @@ def baseline(store: StateStore, snapshot: StateSnapshot, count: int) -> float:
 def batched(store: StateStore, snapshot: StateSnapshot) -> float:
     store.push(snapshot, force=True)
     vacuumed(store)
-    plan = make_plan([], store.read())
+    plan = make_plan([], store.read(), now=Instant.from_seconds(time.time()))
     started = time.perf_counter()
     report = apply_plan(
         plan,

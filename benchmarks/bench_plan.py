@@ -41,6 +41,7 @@ from pathlib import Path
 import yaml
 
 from reconciler.domain import EMPTY_STATE
+from reconciler.instant import Instant
 from reconciler.manifest import load_manifests
 from reconciler.planner import make_plan, plan_to_json
 
@@ -67,7 +68,7 @@ def plan_operation(paths: Sequence[str]) -> str:
     result = load_manifests(paths)
     if not result.ok:
         raise RuntimeError("generated manifests are invalid: " + str(result.problems[0]))
-    plan = make_plan(result.tasks, EMPTY_STATE)
+    plan = make_plan(result.tasks, EMPTY_STATE, now=Instant.from_seconds(time.time()))
     return json.dumps(plan_to_json(plan))
 
 

@@ -1,8 +1,8 @@
 """The domain values every layer speaks: addresses, desired tasks, state records,
 planned changes and apply outcomes.
 
-Pure data: frozen dataclasses and enums, no I/O. Every other module of the package
-may import this one; it imports nothing of the package.
+Pure data: frozen dataclasses and enums, no I/O, no clock. Every other module may
+import this one; it imports nothing of the package but ``reconciler.instant``.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from reconciler.instant import Instant
 
 #: The regions TRTC's ``StopStreamIngest`` is documented for: the union of the
 #: international site's list and the China site's list.
@@ -202,11 +204,9 @@ def check_serial(value: object) -> int:
 
 def _json_kind(value: object) -> str:
     """How a JSON value is named in messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
     kinds = {
+        type(None): "null",
+        bool: "a boolean",
         int: "an integer",
         float: "a number",
         str: "a string",
@@ -220,6 +220,7 @@ class Action(enum.Enum):
     """What a plan does to one address; each prints with its own symbol."""
 
     STOP = "stop"
+    WAIT = "wait"  # declared, not recorded, its stopAt still ahead: nothing yet
     FORGET = "forget"
 
     @property
@@ -227,7 +228,7 @@ class Action(enum.Enum):
         return _ACTION_SYMBOLS[self]
 
 
-_ACTION_SYMBOLS = {Action.STOP: "-", Action.FORGET: "~"}
+_ACTION_SYMBOLS = {Action.STOP: "-", Action.WAIT: "@", Action.FORGET: "~"}
 
 
 class Outcome(enum.Enum):
@@ -237,6 +238,7 @@ class Outcome(enum.Enum):
     ALREADY_STOPPED = "already_stopped"
     FAILED = "failed"
     FORGOTTEN = "forgotten"
+    WAITING = "waiting"  # a stop not sent: its stopAt was still ahead at call time
 
     @property
     def recorded(self) -> bool:
@@ -260,6 +262,7 @@ class DesiredTask:
     region: str
     source: str  # "FILE:LINE" of its declaration
     note: str | None = None
+    stop_at: Instant | None = None  # not to be stopped before this; None: at once
 
     @property
     def address(self) -> str:
@@ -357,6 +360,7 @@ class Change:
     region: str
     source: str
     live: LiveStatus | None = None  # set by ``plan --refresh``
+    stop_at: Instant | None = None  # the task's stopAt, for a stop or a wait
 
     @property
     def address(self) -> str:
@@ -371,10 +375,13 @@ class Plan:
     serial: int
     changes: tuple[Change, ...]
     unchanged: int
+    timestamp: Instant | None = None  # the "now" it was planned at (waits are relative to it)
+    manifests: tuple[str, ...] = ()  # the paths it was planned from, as given
 
     @property
     def has_changes(self) -> bool:
-        return bool(self.changes)
+        """Whether applying it now would do anything (a wait does nothing yet)."""
+        return any(change.action is not Action.WAIT for change in self.changes)
 
     def count(self, action: Action) -> int:
         return sum(1 for change in self.changes if change.action is action)

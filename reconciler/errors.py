@@ -8,8 +8,11 @@
     ├── InputError               a file or argument the user gave is wrong
     │   ├── ManifestsInvalid     manifests with problems (``.problems`` lists each)
     │   ├── PlanFileError        a saved plan that cannot be read back
-    │   │   └── StalePlan        the state changed since the plan was made
+    │   │   └── StalePlan        the state changed since the plan was made, or its
+    │   │                        manifests now schedule one of its stops later
     │   └── StateDocumentError   a pushed state document that cannot be read
+    ├── TooManyStops             more stops than ``--max-stops``: the apply was refused
+    │                            before any call
     ├── StateError               the state store failed
     │   ├── StoreUnavailable     cannot open, reach or read it at its schema
     │   ├── StateConflict        ``push`` refused: another lineage or an older serial
@@ -80,11 +83,16 @@ class PlanFileError(InputError):
 
 
 class StalePlan(PlanFileError):
-    """The state's lineage or serial changed since the plan was saved."""
+    """The state's lineage or serial changed since the plan was saved, or its
+    manifests now schedule one of its stops for later."""
 
 
 class StateDocumentError(InputError):
     """A state document (``state push``) that cannot be read."""
+
+
+class TooManyStops(ReconcilerError):
+    """An apply would stop more tasks than ``--max-stops`` allows; nothing was done."""
 
 
 class StateError(ReconcilerError):

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from reconciler.domain import Plan
 from reconciler.engine import ApplyReport
+from reconciler.instant import Instant
+from reconciler.planner import StopBudget
 from reconciler.trtc import describe_fatal
 
 
@@ -48,6 +50,7 @@ class ApplyResult:
 class PlanResult:
     plan: Plan
     saved_to: str | None  # where ``--out`` saved it
+    budget: StopBudget | None = None  # its stops against ``--max-stops``, when given
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class CycleResult:
     duration: float
     error: str | None = None
     interrupted: bool = False
+    next_stop: Instant | None = None  # the earliest stopAt still ahead, as last planned
 
 
 @dataclass(frozen=True)

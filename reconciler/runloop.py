@@ -1,7 +1,10 @@
 """Scheduled reconciliation: ``reconciler run --interval``.
 
 Each cycle re-reads the manifests, plans against the state under its lock, applies
-without a prompt, and logs one summary line. A failed cycle never ends the loop:
+without a prompt, and logs one summary line. The next cycle comes after the
+interval — or sooner, at the earliest ``stopAt`` still ahead in the last plan (a
+little after it, so that the task is due by then), so a scheduled stop is sent on
+time whatever the interval. A failed cycle never ends the loop:
 the next one comes sooner (exponential backoff, capped at the interval). A halt
 (SIGINT / SIGTERM) ends the loop after in-flight work is committed; a cycle it cut
 short counts as ``interrupted`` — neither a success nor a failure. After each
@@ -22,16 +25,22 @@ from pathlib import Path
 
 import structlog
 
-from reconciler.clock import Halt
-from reconciler.domain import Outcome, Plan, TaskResult
+from reconciler.clock import Clock, Halt
+from reconciler.domain import Action, Outcome, Plan, TaskResult
 from reconciler.engine import Progress
 from reconciler.errors import ReconcilerError
+from reconciler.instant import Instant
 from reconciler.operations import ApplyArgs, Ports, ReconcileUI, reconcile
+from reconciler.planner import next_stop
 from reconciler.results import ApplyStatus, CycleResult
 
 __all__ = ["Cycle", "CycleResult", "LoopSettings", "run_loop", "write_metrics"]
 
 log = structlog.get_logger("reconciler.run")
+
+#: How long after a stopAt the loop wakes: the cycle's clock must read the time as
+#: reached, or it would plan the task as a wait once more.
+WAKE_MARGIN = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +84,11 @@ class Cycle:
         args = replace(self.args, auto_approve=True, operation="run")
         try:
             result = reconcile(args, ports, self.ui)
+            if result.plan.count(Action.WAIT):
+                # Credentials and the SDK now, not at the stopAt: the stop is then sent
+                # on time, and a credential problem fails this cycle (and alerts) hours
+                # before it would cost a stop. The connector keeps what it resolved.
+                ports.cloud.connect()
         except ReconcilerError as exc:
             # No terminal reads a service's stdout: every problem goes to the log.
             for problem in exc.problems:
@@ -88,14 +102,16 @@ class Cycle:
         if error is None and result.report.failed:
             error = f"{result.report.failed} task(s) failed"
         interrupted = result.status is ApplyStatus.INTERRUPTED
+        finished_at = clock.wall()
         return CycleResult(
             ok=error is None and not interrupted,
             counts=dict(result.report.counts),
             planned=len(result.plan.changes),
-            finished_at=clock.wall(),
+            finished_at=finished_at,
             duration=clock.monotonic() - started,
             error=error,
             interrupted=interrupted,
+            next_stop=next_stop(result.plan, Instant.from_seconds(finished_at)),
         )
 
 
@@ -106,6 +122,7 @@ class _Totals:
     cycles_interrupted: int = 0
     outcomes: dict[str, int] = field(default_factory=lambda: {o.value: 0 for o in Outcome})
     last_success: float | None = None
+    next_stop: Instant | None = None  # the earliest stopAt ahead, as last planned
 
 
 def run_loop(
@@ -134,20 +151,26 @@ def run_loop(
             write_metrics(metrics_file, metrics)
         if on_cycle is not None:
             on_cycle(result, metrics)
-        fields = {"planned": result.planned, **result.counts, "duration": round(result.duration, 3)}
+        failures_in_a_row = 0 if result.ok else failures_in_a_row + 1
+        delay = next_delay(settings, failures_in_a_row, rand)
+        delay = min(delay, _until_next_stop(totals.next_stop, halt.clock, default=delay))
+        fields: dict[str, object] = {
+            "planned": result.planned,
+            **result.counts,
+            "duration": round(result.duration, 3),
+            "next_cycle_in": round(delay, 3),
+        }
+        if totals.next_stop is not None:
+            fields["next_stop_at"] = totals.next_stop.text()
         if result.interrupted:
             log.warning("cycle interrupted", result="interrupted", error=result.error, **fields)
-        elif result.ok:
-            failures_in_a_row = 0
+            break
+        if result.ok:
             log.info("cycle finished", result="success", **fields)
         else:
-            failures_in_a_row += 1
             log.error("cycle failed", result="failure", error=result.error, **fields)
         if settings.max_cycles is not None and ran >= settings.max_cycles:
             break
-        if result.interrupted:
-            break
-        delay = next_delay(settings, failures_in_a_row, rand)
         if halt.wait(delay):
             break
     log.info("reconciliation loop stopped", cycles=ran)
@@ -162,7 +185,18 @@ def next_delay(settings: LoopSettings, failures_in_a_row: int, rand: Callable[[]
     return settings.interval + settings.jitter * rand()
 
 
+def _until_next_stop(stop: Instant | None, clock: Clock, *, default: float) -> float:
+    """Seconds until just after ``stop`` by the wall clock; ``default`` when there is
+    none, or it has passed (a cycle at it failed: the failure backoff governs)."""
+    if stop is None:
+        return default
+    left = stop.seconds - clock.wall()
+    return left + WAKE_MARGIN if left > 0 else default
+
+
 def _account(totals: _Totals, result: CycleResult) -> None:
+    if result.ok or result.planned:  # it planned: what waits is known afresh
+        totals.next_stop = result.next_stop
     if result.interrupted:
         totals.cycles_interrupted += 1
     elif result.ok:
@@ -211,6 +245,13 @@ def render_metrics(result: CycleResult, totals: _Totals) -> str:
             "gauge",
             "Unix time of the last successful cycle.",
             [("", totals.last_success)],
+        )
+    if totals.next_stop is not None:
+        metric(
+            "reconciler_next_stop_timestamp_seconds",
+            "gauge",
+            "Unix time of the earliest stopAt still ahead (absent when none waits).",
+            [("", totals.next_stop.seconds)],
         )
     metric(
         "reconciler_last_run_tasks",

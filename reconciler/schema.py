@@ -4,9 +4,9 @@ Its one job is to describe, for editors and CI linters, what ``reconciler.manife
 accepts; the two must agree, and the tests hold them to it. Pure data: no I/O.
 
 What a schema cannot say, the loader still checks: the same address declared twice,
-and YAML-level rules (a plain ``12345`` is an integer to YAML, so a TaskId must be
-quoted; an SdkAppId is written as a plain decimal integer; no YAML tags that build
-objects; no alias bombs).
+a ``stopAt`` on a day its month does not have, and YAML-level rules (a plain
+``12345`` is an integer to YAML, so a TaskId must be quoted; an SdkAppId is written
+as a plain decimal integer; no YAML tags that build objects; no alias bombs).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from reconciler.domain import (
     TASK_ID_MAX_LENGTH,
     TASK_ID_PATTERN,
 )
+from reconciler.instant import EXAMPLE, RFC3339_PATTERN
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_ID = "urn:trtc-ingest-reconciler:schema:reconciler/v1:StreamIngestStop"
@@ -70,6 +71,10 @@ def manifest_schema() -> dict[str, Any]:
                         "$ref": "#/$defs/sdkAppId",
                         "description": "Default SdkAppId of the tasks below.",
                     },
+                    "stopAt": {
+                        "$ref": "#/$defs/stopAt",
+                        "description": "Default stopAt of the tasks below.",
+                    },
                     "tasks": {"type": "array", "items": {"$ref": "#/$defs/task"}},
                 },
                 # Without a default, every task must name its own (so none is a bare string).
@@ -89,6 +94,7 @@ def manifest_schema() -> dict[str, Any]:
                             "taskId": {"$ref": "#/$defs/taskId"},
                             "sdkAppId": {"$ref": "#/$defs/sdkAppId"},
                             "region": {"$ref": "#/$defs/region"},
+                            "stopAt": {"$ref": "#/$defs/stopAt"},
                             "note": {"type": "string", "description": "Free text."},
                         },
                     },
@@ -110,6 +116,15 @@ def manifest_schema() -> dict[str, Any]:
                 "type": "string",
                 "enum": regions,
                 "description": "A region StopStreamIngest is offered in.",
+            },
+            "stopAt": {
+                "type": "string",
+                "format": "date-time",
+                "pattern": f"^{RFC3339_PATTERN}$",
+                "description": (
+                    "Not stopped before this time: RFC 3339 with an explicit UTC offset or Z,"
+                    f" e.g. {EXAMPLE}. Until then the plan shows the task as a wait."
+                ),
             },
         },
     }

@@ -113,13 +113,24 @@ def write(path: Path, text: str) -> Path:
 
 
 def manifest(
-    path: Path, tasks: Sequence[str], *, region: str = "ap-singapore", app: int = APP
+    path: Path,
+    tasks: Sequence[str],
+    *,
+    region: str = "ap-singapore",
+    app: int = APP,
+    stop_at: Mapping[str, str] | None = None,
 ) -> Path:
-    lines = "\n".join(f'    - "{t}"' for t in tasks)
+    """A manifest declaring ``tasks`` (the first on line 9), each one named in
+    ``stop_at`` with that stopAt."""
+    times = stop_at or {}
+    lines = "".join(
+        f'    - {{taskId: "{t}", stopAt: "{times[t]}"}}\n' if t in times else f'    - "{t}"\n'
+        for t in tasks
+    )
     return write(
         path,
         f"apiVersion: reconciler/v1\nkind: StreamIngestStop\nmetadata:\n  name: {path.stem}\n"
-        f"spec:\n  region: {region}\n  sdkAppId: {app}\n  tasks:\n{lines}\n",
+        f"spec:\n  region: {region}\n  sdkAppId: {app}\n  tasks:{'' if tasks else ' []'}\n{lines}",
     )
 
 

@@ -110,7 +110,12 @@ def test_global_options_work_before_and_after_the_command(tmp_path: Path) -> Non
     ):
         result = reconciler(*args, env=env, cwd=tmp_path)
         assert result.returncode == 0, (args, result.stderr)
-        assert json.loads(result.stdout)["summary"] == {"stop": 1, "forget": 0, "unchanged": 1}
+        assert json.loads(result.stdout)["summary"] == {
+            "stop": 1,
+            "wait": 0,
+            "forget": 0,
+            "unchanged": 1,
+        }
     for args in (("--state", other, "state", "list"), ("state", "list", "--state", other)):
         listed = reconciler(*args, env=env, cwd=tmp_path)
         assert listed.stdout.split() == [f"{APP}/a"], args

@@ -8,6 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
+from reconciler.instant import parse_time
 from tests.support import (
     APP,
     EmulatorProcess,
@@ -59,9 +60,12 @@ def test_saved_plan_document_and_exact_apply(
             "source": "manifests/m.yaml:11",
         },
     ]
-    assert doc["summary"] == {"stop": 2, "forget": 0, "unchanged": 1}
+    assert doc["summary"] == {"stop": 2, "wait": 0, "forget": 0, "unchanged": 1}
     printed = reconciler("plan", "--json", env=env, cwd=tmp_path)
-    assert json.loads(printed.stdout) == doc  # --json prints the document --out saves
+    printed_doc = json.loads(printed.stdout)
+    # --json prints the document --out saves (each with the time it was planned at)
+    assert parse_time(printed_doc.pop("timestamp")) >= parse_time(doc.pop("timestamp"))
+    assert printed_doc == doc
 
     # declared after the plan was made: the saved plan does not know it
     manifest(tmp_path / "manifests" / "late.yaml", ["late"])
@@ -190,7 +194,7 @@ def test_target_on_plan_and_apply(
     assert plan.returncode == 0, plan.stderr
     doc = json.loads(plan.stdout)
     assert [c["address"] for c in doc["changes"]] == [a("a"), a("c")]
-    assert doc["summary"] == {"stop": 2, "forget": 0, "unchanged": 0}
+    assert doc["summary"] == {"stop": 2, "wait": 0, "forget": 0, "unchanged": 0}
 
     for command in (["plan"], ["apply", "--auto-approve"]):
         nothing = reconciler(

@@ -23,10 +23,13 @@ from reconciler.domain import (
 )
 from reconciler.engine import ApplyReport, EngineSettings, Progress, apply_plan, refresh
 from reconciler.errors import StateError
+from reconciler.instant import Instant
 from reconciler.planner import make_plan
 from reconciler.ratelimit import RateSettings
 from reconciler.state import StateStore, open_store
 from tests.fakes import FakeClock, ScriptedCloud
+
+NOW = Instant.from_seconds(1_700_000_000)  # no task here has a stopAt: any time will do
 
 
 class Recorder:
@@ -71,7 +74,7 @@ def run(
     cloud = ScriptedCloud(script, on_call=(lambda c: on_call(c, halt)) if on_call else None)
     recorder = Recorder(store)
     report = apply_plan(
-        make_plan(tasks(n), store.read()),
+        make_plan(tasks(n), store.read(), now=NOW),
         store=store,
         api_factory=cloud.api,
         observer=recorder,
@@ -169,7 +172,7 @@ def test_halt_stops_new_calls_and_commits_finished(store: StateStore) -> None:
 def test_forget_touches_state_only(store: StateStore) -> None:
     run(store, 2, {})
     recorder = Recorder(store)
-    plan = make_plan(tasks(1), store.read())
+    plan = make_plan(tasks(1), store.read(), now=NOW)
     report = apply_plan(
         plan,
         store=store,
@@ -189,6 +192,7 @@ def test_refresh_annotates_and_stops_nothing() -> None:
             DesiredTask(1, "bad", "ap-mumbai", "m:3"),
         ],
         EMPTY_STATE,
+        now=NOW,
     )
     report = refresh(
         plan.changes,
@@ -204,7 +208,7 @@ def test_fatal_error_halts_only_its_own_run(store: StateStore) -> None:
     halt = Halt(FakeClock())
     script = {f"1400000001/t{i:03d}": ["AuthFailure.SecretIdNotFound"] for i in range(10)}
     report = apply_plan(
-        make_plan(tasks(10), store.read()),
+        make_plan(tasks(10), store.read(), now=NOW),
         store=store,
         api_factory=ScriptedCloud(script).api,
         observer=Recorder(store),
@@ -234,7 +238,7 @@ def test_a_failed_commit_stops_the_workers(store: StateStore) -> None:
     cloud = ScriptedCloud()
     with pytest.raises(StateError):
         apply_plan(
-            make_plan(tasks(200), EMPTY_STATE),
+            make_plan(tasks(200), EMPTY_STATE, now=NOW),
             store=BrokenStore(),  # type: ignore[arg-type]
             api_factory=cloud.api,
             observer=Recorder(store),
@@ -266,7 +270,7 @@ def test_after_a_halt_in_flight_calls_are_abandoned_after_the_drain_timeout(
 
     cloud = ScriptedCloud(on_call=on_call)
     report = apply_plan(
-        make_plan(tasks(10), store.read()),
+        make_plan(tasks(10), store.read(), now=NOW),
         store=store,
         api_factory=cloud.api,
         observer=Recorder(store),

@@ -1,6 +1,7 @@
 """``plan --markdown`` / ``show --markdown``: the pull-request comment, as snapshots
 through the CLI for a plan of each kind (no changes, stops only, forgets only,
-mixed, 5,000 changes truncated, manifest problems), and the rules each obeys:
+mixed, scheduled stops, 5,000 changes truncated, manifest problems), and the rules
+each obeys:
 summary first, symbols in column 0 of a diff block, grouped by file, folded past
 20 changes, never over 65,000 characters, a footer with the state and version.
 
@@ -24,6 +25,7 @@ from tests.support import APP, cli_env, manifest, reconciler, write
 SNAPSHOTS = Path(__file__).parent / "snapshots" / "markdown"
 LINEAGE = "5d0c3a9e-6f1b-4c2a-9e7d-2b8f4a6c1e3d"
 LIMIT = 65_000
+ACTIONS = ("stop", "wait", "forget")
 
 
 def change(task: str, action: str, source: str, **extra: object) -> dict[str, object]:
@@ -44,11 +46,13 @@ def plan_document(changes: list[dict[str, object]], *, unchanged: int = 4) -> di
     return {
         "format_version": 1,
         "state": {"lineage": LINEAGE, "serial": 7},
+        "timestamp": "2026-12-05T12:46:12Z",  # a wait's "in 2h 13m" counts from it
         "changes": changes,
         "summary": {**count, "unchanged": unchanged},
     }
 
 
+FINAL = "2026-12-05T15:00:00Z"  # 22:00 in Jakarta
 PLANS: dict[str, list[dict[str, object]]] = {
     "no-changes": [],
     "stops-only": [
@@ -66,6 +70,13 @@ PLANS: dict[str, list[dict[str, object]]] = {
         change("old-1", "forget", "manifests/events/friday.yaml:8"),
         change("cn-1", "stop", "manifests/regions/china.yaml:7", region="ap-beijing"),
         change("old-2", "forget", "manifests/regions/china.yaml:11", region="ap-shanghai"),
+    ],
+    "scheduled": [
+        change("final-cam-1", "wait", "manifests/events/final.yaml:10", stopAt=FINAL),
+        change("final-cam-2", "wait", "manifests/events/final.yaml:11", stopAt=FINAL),
+        change("warmup", "stop", "manifests/events/final.yaml:13", stopAt="2025-01-01T00:00:00Z"),
+        change("lobby", "stop", "manifests/regions/apac.yaml:12"),
+        change("old-1", "forget", "manifests/events/friday.yaml:8"),
     ],
     "5000-truncated": [
         change(
@@ -107,7 +118,7 @@ def assert_well_formed(body: str) -> None:
     blocks = re.findall(r"```diff\n(.*?)```", body, flags=re.S)
     for block in blocks:
         for line in block.splitlines():
-            assert line[:2] in ("- ", "~ ") or line.startswith("@@ "), line
+            assert line[:2] in ("- ", "@ ", "~ ") or line.startswith("@@ "), line
     assert body.rstrip().splitlines()[-1].startswith("<sub>trtc-ingest-reconciler ")
 
 
@@ -121,11 +132,12 @@ def test_markdown_snapshot(tmp_path: Path, name: str) -> None:
     if not changes:
         assert first == "No changes."
         return
-    stops = sum(c["action"] == "stop" for c in changes)
-    assert first == f"Plan: {stops} to stop, {len(changes) - stops} to forget, 4 unchanged."
+    stops, waits, forgets = (sum(c["action"] == x for c in changes) for x in ACTIONS)
+    waiting = f"{waits} waiting, " if waits else ""
+    assert first == f"Plan: {stops} to stop, {waiting}{forgets} to forget, 4 unchanged."
     assert f"state lineage <code>{LINEAGE}</code>, serial 7" in body
     assert f"trtc-ingest-reconciler {__version__}" in body
-    shown = re.findall(r"^[-~] (\S+) ", body, flags=re.M)
+    shown = re.findall(r"^[-@~] (\S+) ", body, flags=re.M)
     if len(changes) > 20:
         assert body.count("<details>") >= 1
     else:

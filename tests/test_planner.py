@@ -18,12 +18,15 @@ from reconciler.domain import (
     StateSnapshot,
 )
 from reconciler.errors import PlanFileError
+from reconciler.instant import Instant
 from reconciler.planner import (
     make_plan,
     plan_from_json,
     plan_to_json,
     with_live_status,
 )
+
+NOW = Instant.from_seconds(1_700_000_000)
 
 
 def task(app: int, task_id: str, region: str = "ap-singapore") -> DesiredTask:
@@ -48,7 +51,9 @@ def state(*records: Record, serial: int = 3) -> StateSnapshot:
 
 
 def test_stop_forget_unchanged() -> None:
-    plan = make_plan([task(1, "a"), task(1, "b")], state(record(1, "b"), record(2, "gone")))
+    plan = make_plan(
+        [task(1, "a"), task(1, "b")], state(record(1, "b"), record(2, "gone")), now=NOW
+    )
     assert [(c.action, c.address) for c in plan.changes] == [
         (Action.STOP, "1/a"),
         (Action.FORGET, "2/gone"),
@@ -58,10 +63,10 @@ def test_stop_forget_unchanged() -> None:
 
 
 def test_no_state_plan_records_null_lineage_and_serial_zero() -> None:
-    plan = make_plan([task(1, "a")], EMPTY_STATE)
+    plan = make_plan([task(1, "a")], EMPTY_STATE, now=NOW)
     doc = plan_to_json(plan)
     assert doc["state"] == {"lineage": None, "serial": 0}
-    assert doc["summary"] == {"stop": 1, "forget": 0, "unchanged": 0}
+    assert doc["summary"] == {"stop": 1, "wait": 0, "forget": 0, "unchanged": 0}
     assert doc["changes"] == [
         {
             "address": "1/a",
@@ -76,7 +81,7 @@ def test_no_state_plan_records_null_lineage_and_serial_zero() -> None:
 
 def test_targets_limit_the_plan() -> None:
     plan = make_plan(
-        [task(1, "a"), task(1, "b")], state(record(2, "gone")), targets={"1/b", "2/gone"}
+        [task(1, "a"), task(1, "b")], state(record(2, "gone")), targets={"1/b", "2/gone"}, now=NOW
     )
     assert [c.address for c in plan.changes] == ["1/b", "2/gone"]
 
@@ -87,7 +92,7 @@ def test_action_symbols() -> None:
 
 
 def test_document_round_trip_with_live() -> None:
-    plan = make_plan([task(1, "a/b"), task(2, "c", "ap-jakarta")], state(record(3, "x")))
+    plan = make_plan([task(1, "a/b"), task(2, "c", "ap-jakarta")], state(record(3, "x")), now=NOW)
     plan = with_live_status(plan, {"1/a/b": LiveStatus.IN_PROGRESS})
     text = json.dumps(plan_to_json(plan))
     again = plan_from_json(json.loads(text))
@@ -125,7 +130,7 @@ def test_planning_again_after_a_successful_apply_is_empty(
 ) -> None:
     desired = [task(app, t) for app, t in sorted(declared)]
     before = state(*(record(app, t) for app, t in sorted(recorded)))
-    plan = make_plan(desired, before)
+    plan = make_plan(desired, before, now=NOW)
     # "apply": record every stop, drop every forget
     after = dict(before.records)
     for change in plan.changes:
@@ -133,7 +138,9 @@ def test_planning_again_after_a_successful_apply_is_empty(
             after[change.address] = record(change.sdk_app_id, change.task_id)
         else:
             del after[change.address]
-    replan = make_plan(desired, StateSnapshot("L", before.serial + len(plan.changes), after))
+    replan = make_plan(
+        desired, StateSnapshot("L", before.serial + len(plan.changes), after), now=NOW
+    )
     assert replan.changes == ()
     assert replan.unchanged == len(declared)
     assert plan.count(Action.STOP) == len(declared - recorded)

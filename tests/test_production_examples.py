@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -21,6 +22,7 @@ import pytest
 
 from reconciler import operations
 from reconciler.clock import Halt
+from reconciler.instant import Instant
 from reconciler.runloop import CycleResult, LoopSettings, run_loop
 from reconciler.service import Board, LimiterGauge
 from tests.examples_support import (
@@ -291,10 +293,15 @@ def test_docs_cover_the_exit_codes() -> None:
         assert re.search(rf"^\| {code} \|", text, flags=re.M), f"exit code {code} undocumented"
 
 
+WAITS_UNTIL = Instant.from_seconds(time.time() + 3600)  # a task waits: the gauge is written
+
+
 def test_alerts_and_docs_use_metrics_the_run_loop_writes(tmp_path: Path) -> None:
     metrics_file = tmp_path / "reconciler.prom"
     counts = dict.fromkeys(("already_stopped", "failed", "forgotten"), 0) | {"stopped": 1}
-    result = CycleResult(ok=True, counts=counts, planned=1, finished_at=1.7e9, duration=0.1)
+    result = CycleResult(
+        ok=True, counts=counts, planned=1, finished_at=1.7e9, duration=0.1, next_stop=WAITS_UNTIL
+    )
     board = Board(clock=Halt().clock, stale_after=3.0, rates=LimiterGauge(20.0))
     run_loop(
         lambda halt: result,

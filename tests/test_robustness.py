@@ -27,6 +27,7 @@ from reconciler.domain import (
 )
 from reconciler.engine import EngineSettings, Progress, apply_plan
 from reconciler.errors import CloudCallError, InputError, Interrupted
+from reconciler.instant import Instant
 from reconciler.planner import make_plan
 from reconciler.reading import InputTooLarge, read_bytes
 from reconciler.runloop import CycleResult, LoopSettings, run_loop
@@ -36,6 +37,8 @@ from reconciler.trtc import UNREACHABLE_CODE, ClientSettings, TrtcApi
 from reconciler.trtc import Endpoint as TrtcEndpoint
 from tests.fakes import FakeClock
 from tests.state_support import make_record, snapshot
+
+NOW = Instant.from_seconds(1_700_000_000)  # no task here has a stopAt: any time will do
 
 
 class Unreachable:
@@ -77,7 +80,7 @@ def desired(count: int) -> list[DesiredTask]:
 def test_the_breaker_stops_a_run_whose_every_call_is_unreachable(store: StateStore) -> None:
     Unreachable.calls = 0
     report = apply_plan(
-        make_plan(desired(1000), store.read()),
+        make_plan(desired(1000), store.read(), now=NOW),
         store=store,
         api_factory=Unreachable,
         observer=Quiet(),
@@ -141,7 +144,7 @@ def test_forgets_commit_in_batches_before_they_are_reported(tmp_path: Path) -> N
     store.remove = counting_remove  # type: ignore[method-assign]
     observer = Checking()
     report = apply_plan(
-        make_plan([], store.read()),
+        make_plan([], store.read(), now=NOW),
         store=store,
         api_factory=lambda: pytest.fail("no call for a forget"),
         observer=observer,

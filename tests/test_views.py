@@ -71,7 +71,7 @@ def test_plan_json_is_the_plan_document() -> None:
     PlanJson(s).planned(PLAN)
     doc = json.loads(text(s.out))
     assert doc["state"] == {"lineage": "lin-1", "serial": 7}
-    assert doc["summary"] == {"stop": 1, "forget": 1, "unchanged": 4}
+    assert doc["summary"] == {"stop": 1, "wait": 0, "forget": 1, "unchanged": 4}
     assert doc["changes"][0]["address"] == "1400000001/task-a"
 
 
@@ -92,7 +92,7 @@ def test_apply_human_prints_each_outcome_and_the_summary() -> None:
 
 def test_apply_human_declined() -> None:
     s = streams()
-    ApplyHuman(s).applied(ApplyResult(ApplyStatus.DECLINED, PLAN, ApplyReport.empty(), "run"))
+    ApplyHuman(s).applied(ApplyResult(ApplyStatus.DECLINED, PLAN, ApplyReport.empty(PLAN), "run"))
     assert text(s.out).strip() == "Apply cancelled."
 
 

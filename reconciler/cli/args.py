@@ -161,7 +161,7 @@ def from_namespace(ns: argparse.Namespace, environ: Mapping[str, str]) -> Invoca
         no_color=ns.no_color or bool(environ.get("NO_COLOR")),
         dumb=environ.get("TERM") == "dumb",
     )
-    return Invocation(command, _command_args(command, ns), connection, presentation)
+    return Invocation(command, _command_args(command, ns, environ), connection, presentation)
 
 
 def _env_log_level(environ: Mapping[str, str]) -> str | None:
@@ -173,7 +173,19 @@ def _env_log_level(environ: Mapping[str, str]) -> str | None:
     return value
 
 
-def _command_args(command: str, ns: argparse.Namespace) -> CommandArgs:
+def _max_stops(ns: argparse.Namespace, environ: Mapping[str, str]) -> int | None:
+    """``--max-stops``, else ``RECONCILER_MAX_STOPS``, else None (no limit)."""
+    if ns.max_stops is not None:
+        return int(ns.max_stops)
+    text = environ.get("RECONCILER_MAX_STOPS", "").strip()
+    if not text:
+        return None
+    if not text.isdecimal() or not text.isascii():
+        raise UsageError(f"RECONCILER_MAX_STOPS={text!r}: expected a whole number (0 or more)")
+    return int(text)
+
+
+def _command_args(command: str, ns: argparse.Namespace, environ: Mapping[str, str]) -> CommandArgs:
     if command == "validate":
         return ValidateArgs(tuple(ns.paths))
     if command == "plan":
@@ -183,9 +195,10 @@ def _command_args(command: str, ns: argparse.Namespace) -> CommandArgs:
             out=ns.out,
             refresh=ns.refresh,
             engine=_engine(ns),
+            max_stops=_max_stops(ns, environ),
         )
     if command == "apply":
-        return _apply_args(ns)
+        return _apply_args(ns, environ)
     if command == "run":
         return RunArgs(
             ApplyArgs(
@@ -194,6 +207,7 @@ def _command_args(command: str, ns: argparse.Namespace) -> CommandArgs:
                 lock_timeout=ns.lock_timeout,
                 engine=_engine(ns),
                 operation="run",
+                max_stops=_max_stops(ns, environ),
             ),
             LoopSettings(interval=ns.interval, jitter=ns.jitter, max_cycles=ns.max_cycles),
             ns.metrics_file,
@@ -214,7 +228,7 @@ def _command_args(command: str, ns: argparse.Namespace) -> CommandArgs:
     return NoArgs()
 
 
-def _apply_args(ns: argparse.Namespace) -> ApplyArgs:
+def _apply_args(ns: argparse.Namespace, environ: Mapping[str, str]) -> ApplyArgs:
     paths = tuple(ns.paths)
     # A single argument naming a .json file is a saved plan; anything else is manifests.
     plan_file = paths[0] if len(paths) == 1 and paths[0].endswith(".json") else None
@@ -227,6 +241,7 @@ def _apply_args(ns: argparse.Namespace) -> ApplyArgs:
         auto_approve=ns.auto_approve,
         lock_timeout=ns.lock_timeout,
         engine=_engine(ns),
+        max_stops=_max_stops(ns, environ),
     )
 
 

@@ -102,7 +102,7 @@ class Plan:
 
     def run(self, context: Context) -> int:
         result = operations.plan(self.args, context.ports, self.view)
-        self.view.planned(result.plan, saved_to=result.saved_to)
+        self.view.planned(result.plan, saved_to=result.saved_to, budget=result.budget)
         changes = self.detailed_exitcode and result.plan.has_changes
         return EXIT_CHANGES if changes else EXIT_OK
 

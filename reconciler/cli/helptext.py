@@ -20,6 +20,7 @@ environment:
   RECONCILER_STATE     the state store (--state)
   RECONCILER_ENDPOINT  the TRTC API endpoint (--endpoint)
   RECONCILER_LOG_LEVEL the log level (--log-level)
+  RECONCILER_MAX_STOPS the blast-radius guard of plan, apply and run (--max-stops)
   NO_COLOR             any value: no colour (--no-color); TERM=dumb too"""
 
 EXAMPLES: dict[str, tuple[str, ...]] = {
@@ -42,7 +43,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "apply": (
         "reconciler apply",
         "reconciler apply plan.json",
-        "reconciler apply manifests/ --auto-approve --json",
+        "reconciler apply manifests/ --auto-approve --json --max-stops 50",
     ),
     "state": (
         "reconciler state list",
@@ -70,6 +71,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "run": (
         "reconciler run --interval 5m",
         "reconciler run manifests/ --interval 5m --jitter 30s --metrics-addr 0.0.0.0:9100",
+        "reconciler run manifests/ --interval 1h --max-stops 50",
     ),
     "schema": (
         "reconciler schema > reconciler.schema.json",

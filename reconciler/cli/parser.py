@@ -1,5 +1,5 @@
-"""The command line's grammar: every command, option, default and help text, and
-the converters that refuse bad values with one clear line.
+"""The command line's grammar: every command, option, default and help text (the
+converters that refuse bad values with one clear line are ``cli.values``).
 
 Every option says what it does and its default; every command's help ends with
 examples (``cli.help``). The global options (``--state``, ``--endpoint``, the log
@@ -15,15 +15,20 @@ means "there are changes").
 from __future__ import annotations
 
 import argparse
-import re
 from typing import Any, NoReturn
 
 from reconciler import __version__
 from reconciler.cli import helptext as texts
-from reconciler.credentials import MAX_DURATION_SECONDS
-from reconciler.errors import UsageError
+from reconciler.cli.values import (
+    listen_address,
+    parse_duration,
+    positive_duration,
+    positive_int,
+    rate_value,
+    role_duration,
+    whole_number,
+)
 from reconciler.logs import FORMATS, LEVELS
-from reconciler.service import parse_listen_address
 
 SHELLS = ("bash", "zsh", "fish")
 
@@ -45,72 +50,6 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise ParseError(message, self.format_usage())
-
-
-#: The longest duration any option takes: a year (and a day).
-MAX_DURATION = 366 * 24 * 3600.0
-#: The slowest --rate: one request every 100 seconds.
-MIN_RATE = 0.01
-
-
-def parse_duration(text: str) -> float:
-    """'90', '90s', '5m', '1h30m' → seconds, at most ``MAX_DURATION``."""
-    match = re.fullmatch(
-        r"\s*(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?\s*", text
-    )
-    if not text.strip() or match is None or not any(match.groups()):
-        raise argparse.ArgumentTypeError(f"invalid duration {text!r} (examples: 30s, 5m, 1h30m)")
-    hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
-    total = hours * 3600 + minutes * 60 + seconds
-    if not total <= MAX_DURATION:  # also refuses an overflow to infinity
-        raise argparse.ArgumentTypeError(f"duration {text!r} is too long (at most 366 days)")
-    return total
-
-
-def positive_duration(text: str) -> float:
-    seconds = parse_duration(text)
-    if seconds <= 0:
-        raise argparse.ArgumentTypeError(f"must be longer than zero, got {text!r}")
-    return seconds
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0 or value != value or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
-    return value
-
-
-def rate_value(text: str) -> float:
-    value = positive_float(text)
-    if value < MIN_RATE:
-        raise argparse.ArgumentTypeError(
-            f"must be at least {MIN_RATE:g} (one request every {1 / MIN_RATE:g} s), got {text!r}"
-        )
-    return value
-
-
-def listen_address(text: str) -> str:
-    try:
-        parse_listen_address(text)
-    except UsageError:
-        raise argparse.ArgumentTypeError(
-            f"expected HOST:PORT (e.g. 0.0.0.0:9100), got {text!r}"
-        ) from None
-    return text
 
 
 def _global_options(*, root: bool) -> Parser:
@@ -210,16 +149,6 @@ def _lock_options() -> Parser:
         help="wait this long for the state lock (default: 0s, fail at once)",
     )
     return lock
-
-
-def role_duration(text: str) -> int:
-    """A role session's length: a duration of whole seconds, at most 12 hours."""
-    seconds = parse_duration(text)
-    if not 1 <= seconds <= MAX_DURATION_SECONDS or seconds != int(seconds):
-        raise argparse.ArgumentTypeError(
-            f"must be whole seconds from 1s to 12h, got {text!r} (examples: 900, 1h)"
-        )
-    return int(seconds)
 
 
 def _credential_options() -> Parser:
@@ -352,6 +281,15 @@ def _json_or_markdown(p: Parser, json_help: str) -> None:
     )
 
 
+def _max_stops(p: Parser, what: str) -> None:
+    p.add_argument(
+        "--max-stops",
+        type=whole_number,
+        metavar="N",
+        help=f"{what} (env RECONCILER_MAX_STOPS; default: no limit)",
+    )
+
+
 def _target(p: Parser, what: str) -> None:
     p.add_argument(
         "--target",
@@ -383,9 +321,10 @@ def _add_plan_commands(grammar: _Grammar) -> None:
     p.add_argument(
         "--refresh",
         action="store_true",
-        help="ask DescribeStreamIngest about each task to stop; changes no action "
+        help="ask DescribeStreamIngest about each task to stop or waiting; changes no action "
         "(default: off, the plan reads only the state)",
     )
+    _max_stops(p, "warn when the plan stops more than N tasks: apply --max-stops N refuses it")
 
     p = grammar.add("show", "print a saved plan as `plan` printed it (no state or credentials)")
     p.add_argument("plan_file", metavar="PLANFILE", help="a plan saved by `reconciler plan --out`")
@@ -408,6 +347,7 @@ def _add_apply_command(grammar: _Grammar) -> None:
         "--json", action="store_true", help="one JSON object per outcome, then a summary"
     )
     _target(p, "apply to")
+    _max_stops(p, "refuse, before any call, to apply a plan that stops more than N tasks")
 
 
 def _add_state_commands(grammar: _Grammar) -> None:
@@ -468,6 +408,7 @@ def _add_run_command(grammar: _Grammar) -> None:
         metavar="HOST:PORT",
         help="serve /metrics and /healthz over HTTP here, e.g. 0.0.0.0:9100 (default: none)",
     )
+    _max_stops(p, "refuse a cycle that would stop more than N tasks (a failed cycle)")
     p.add_argument("--max-cycles", type=positive_int, default=None, help=argparse.SUPPRESS)
 
 

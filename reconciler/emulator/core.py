@@ -116,7 +116,7 @@ class EmulatorCore:
             credential_ttl=config.credential_ttl,
         )
         self._scheduled: list[ScheduledFault] = []
-        self._tasks = TaskTable(config.tasks, seed=config.seed)
+        self._tasks = TaskTable(config.tasks, seed=config.seed, wall_clock=wall_clock)
         self._keyring = Keyring(config.credentials, wall_clock=wall_clock)
         self._traffic = Traffic(foreign_rate=config.foreign_rate, now=clock())
         self._actions = {

@@ -17,11 +17,11 @@ from reconciler.emulator.documents import ConfigError, parse_choice, read_docume
 
 DEFAULT_REGION = "ap-singapore"
 
-#: Keys a task entry of a seed document may carry. ``address`` and ``stops`` are
-#: the read-only fields ``GET /_emulator/tasks`` adds, accepted (and ignored) so its
-#: output can be posted back as a seed document.
+#: Keys a task entry of a seed document may carry. ``address``, ``stops`` and
+#: ``stoppedAt`` are the read-only fields ``GET /_emulator/tasks`` adds, accepted (and
+#: ignored) so its output can be posted back as a seed document.
 _TASK_KEYS = ("sdkAppId", "taskId", "region", "status")
-_READ_ONLY_TASK_KEYS = ("address", "stops")
+_READ_ONLY_TASK_KEYS = ("address", "stops", "stoppedAt")
 
 
 class TaskStatus(str, enum.Enum):

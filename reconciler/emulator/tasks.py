@@ -1,5 +1,6 @@
 """The emulator's in-memory table of stream-ingest tasks: who is running, who was
-stopped how many times, and the count of stops that really took effect.
+stopped how many times and when it last was (by the injected wall clock), and the
+count of stops that really took effect.
 
 Thread-safe (one lock of its own); no I/O, no API vocabulary — the actions in
 ``reconciler.emulator.actions`` turn its outcomes into answers and error codes.
@@ -11,8 +12,9 @@ import enum
 import random
 import string
 import threading
+import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from reconciler.domain import format_address
@@ -35,6 +37,7 @@ class TaskRecord:
     region: str
     status: TaskStatus
     stops: int = 0
+    stopped_at: float | None = None  # wall clock of the last stop that took effect
 
     @property
     def address(self) -> str:
@@ -48,14 +51,22 @@ class TaskRecord:
             "region": self.region,
             "status": self.status.value,
             "stops": self.stops,
+            "stoppedAt": self.stopped_at,
         }
 
 
 class TaskTable:
     """Tasks by address, each living in one region."""
 
-    def __init__(self, tasks: Iterable[SeedTask] = (), *, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        tasks: Iterable[SeedTask] = (),
+        *,
+        seed: int | None = None,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
         self._lock = threading.Lock()
+        self._wall_clock = wall_clock
         self._random = random.Random(seed)  # TaskIds for StartStreamIngest
         self._tasks: dict[str, TaskRecord] = {}
         self._effective_stops: Counter[str] = Counter()
@@ -73,6 +84,7 @@ class TaskTable:
                     region=seed.region,
                     status=seed.status,
                     stops=old.stops if old else 0,
+                    stopped_at=old.stopped_at if old else None,
                 )
                 added.append(seed.address)
         return added
@@ -85,7 +97,12 @@ class TaskTable:
                 return StopOutcome.NOT_FOUND
             if not task.status.running:
                 return StopOutcome.ALREADY_ENDED
-            self._tasks[address] = replace(task, status=TaskStatus.STOPPED, stops=task.stops + 1)
+            self._tasks[address] = replace(
+                task,
+                status=TaskStatus.STOPPED,
+                stops=task.stops + 1,
+                stopped_at=self._wall_clock(),
+            )
             self._effective_stops[address] += 1
         return StopOutcome.STOPPED
 

@@ -6,7 +6,11 @@ committed before it is reported.
   committed before any of its outcomes is reported, and logged as one line that
   names every address in it.
 - ``stop`` changes run on the pool (``reconciler.engine.pool``): rate-limited,
-  retried, halted at once by a fatal (credential) error.
+  retried, halted at once by a fatal (credential) error. Each is sent only if its
+  ``stopAt`` has come by the clock when a worker takes it; one that has not (a
+  saved plan applied on a machine whose clock is behind the planner's) is not sent
+  and is reported ``waiting``, as it would be planned now.
+- ``wait`` changes are never sent: they are counted as ``waiting``.
 - Results travel to the calling thread, which commits each converged outcome to
   the state store *before* it logs or reports it — so nothing reported is ever
   lost, and a SIGKILL loses at most the calls in flight.
@@ -43,6 +47,7 @@ from reconciler.engine.pool import (
     TaskApi,
     run_pool,
 )
+from reconciler.instant import Instant, due
 from reconciler.state import StateStore
 
 log = structlog.get_logger("reconciler.engine")
@@ -71,12 +76,18 @@ class ApplyReport:
     def failed(self) -> int:
         return self.counts[Outcome.FAILED.value]
 
+    @property
+    def waiting(self) -> int:
+        return self.counts[Outcome.WAITING.value]
+
     @classmethod
-    def empty(cls, *, interrupted: bool = False, not_attempted: int = 0) -> ApplyReport:
-        """The report of an apply that did nothing: there was nothing to do, or (with
-        ``interrupted``) a signal came before the first change."""
+    def empty(cls, plan: Plan, *, interrupted: bool = False, not_attempted: int = 0) -> ApplyReport:
+        """The report of an apply of ``plan`` that did nothing: there was nothing to do
+        (but wait), or (with ``interrupted``) a signal came before the first change."""
+        counts = {outcome.value: 0 for outcome in Outcome}
+        counts[Outcome.WAITING.value] = plan.count(Action.WAIT)
         return cls(
-            counts={outcome.value: 0 for outcome in Outcome},
+            counts=counts,
             fatal=None,
             interrupted=interrupted,
             not_attempted=not_attempted,
@@ -98,7 +109,7 @@ def apply_plan(
     settings = settings or EngineSettings()
     clock = halt.clock
     started = clock.monotonic()
-    counts = {outcome.value: 0 for outcome in Outcome}
+    counts = dict(ApplyReport.empty(plan).counts)  # the plan's waits are counted already
 
     def report(result: TaskResult) -> None:
         counts[result.outcome.value] += 1
@@ -124,6 +135,9 @@ def apply_plan(
 
     meter = ProgressMeter(len(stops), halt)
 
+    def ready(change: Change) -> bool:
+        return due(change.stop_at, Instant.from_seconds(clock.wall()))
+
     def commit(done: Done[str]) -> None:
         result = _stop_result(done)
         if result.outcome.recorded:
@@ -143,6 +157,7 @@ def apply_plan(
             meter=meter,
             observer=observer,
             rand=rand,
+            ready=ready,
         )
     return ApplyReport(
         counts=counts,
@@ -172,6 +187,8 @@ def _record_of(result: TaskResult, *, time: str) -> Record:
 
 
 def _stop_result(done: Done[str]) -> TaskResult:
+    if done.not_ready:
+        return TaskResult(done.change, Outcome.WAITING)
     if done.error is None:
         return TaskResult(
             done.change, Outcome.STOPPED, request_id=done.value, attempts=done.attempts
@@ -198,6 +215,8 @@ def _log_result(result: TaskResult) -> None:
         "region": result.change.region,
         "outcome": result.outcome.value,
     }
+    if result.change.stop_at is not None:
+        fields["stop_at"] = result.change.stop_at.text()
     if result.request_id:
         fields["request_id"] = result.request_id
     if result.attempts > 1:

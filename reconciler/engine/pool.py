@@ -7,7 +7,8 @@ included. A permit per call sent and not yet handled by the calling thread keeps
 at most ``parallelism`` calls unhandled, however slow the handler (the state
 commit) is. A fatal error halts the pool's run: no new request starts. After a
 halt, calls still in flight get ``drain_timeout`` seconds; then the drive loop
-returns and whatever finished is handled.
+returns and whatever finished is handled. A change that is not ``ready`` when a
+worker takes it (a stop whose time has not come) is handed back unsent.
 
 Time comes from the halt's clock, so all of it runs on fake time in tests.
 """
@@ -85,13 +86,15 @@ class ProgressObserver(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Done(Generic[T]):
-    """One change's call, finished: its answer, or the error that ended its attempts."""
+    """One change's call, finished: its answer, or the error that ended its attempts
+    (or, with ``not_ready``, no call at all: the change was not ready to be sent)."""
 
     change: Change
     value: T | None
     error: CallError | None
     error_class: ErrorClass | None
     attempts: int
+    not_ready: bool = False
 
 
 class ProgressMeter:
@@ -133,8 +136,10 @@ class Pool(Generic[T]):
         limiter: RateLimiter,
         halt: Halt,
         rand: Callable[[], float] | None = None,
+        ready: Callable[[Change], bool] | None = None,
     ) -> None:
         self._todo: deque[Change] = deque(changes)
+        self._ready = ready
         self._call = call
         self._api_factory = api_factory
         self._settings = settings
@@ -195,9 +200,12 @@ class Pool(Generic[T]):
                 self._unhandled.release()
                 return
             try:
-                if api is None:
-                    api = self._api_factory()
-                done = self._attempt(api, change)
+                if self._ready is not None and not self._ready(change):
+                    done: Done[T] | None = Done(change, None, None, None, 0, not_ready=True)
+                else:
+                    if api is None:
+                        api = self._api_factory()
+                    done = self._attempt(api, change)
             finally:
                 with self._lock:
                     self.in_flight -= 1
@@ -276,8 +284,12 @@ def run_pool(
     meter: ProgressMeter,
     observer: ProgressObserver | None,
     rand: Callable[[], float] | None = None,
+    ready: Callable[[Change], bool] | None = None,
 ) -> CallError | None:
-    """One call per change on a fresh pool, under a halt of its own; the fatal error, if any."""
+    """One call per change on a fresh pool, under a halt of its own; the fatal error, if any.
+
+    ``ready`` is asked of each change just before its call: one that is not is
+    handed back, unsent, as a ``Done`` with ``not_ready``."""
     with halt.child() as run_halt:
         pool: Pool[T] = Pool(
             changes,
@@ -287,6 +299,7 @@ def run_pool(
             limiter=settings.limiter_factory(settings.rate, clock=halt.clock.monotonic),
             halt=run_halt,
             rand=rand,
+            ready=ready,
         )
         _Driver(pool, handle, halt=run_halt, settings=settings, meter=meter, observer=observer)()
         return pool.fatal

@@ -1,5 +1,6 @@
-"""``plan --refresh``: ask ``DescribeStreamIngest`` about each task to stop, through
-the same rate-limited, retried worker pool as apply. Reads only; records nothing.
+"""``plan --refresh``: ask ``DescribeStreamIngest`` about each task to stop (now or
+at its stopAt), through the same rate-limited, retried worker pool as apply. Reads
+only; records nothing.
 """
 
 from __future__ import annotations
@@ -39,9 +40,10 @@ def refresh(
     settings: EngineSettings | None = None,
     observer: ProgressObserver | None = None,
 ) -> RefreshReport:
-    """Ask DescribeStreamIngest for each ``stop`` change (rate-limited like apply)."""
+    """Ask DescribeStreamIngest for each ``stop`` and ``wait`` change (rate-limited
+    like apply)."""
     settings = settings or EngineSettings()
-    stops = [c for c in changes if c.action is Action.STOP]
+    stops = [c for c in changes if c.action in (Action.STOP, Action.WAIT)]
     live: dict[str, LiveStatus] = {}
     errors: dict[str, CallError] = {}
     meter = ProgressMeter(len(stops), halt)

@@ -7,12 +7,15 @@ the full form of a task go through the same functions, and there is no other pat
 Nothing is converted: a scalar is judged by its resolved tag, so a plain ``12345``
 where a TaskId belongs is refused with a hint to quote it. No I/O.
 
-A task key that ``spec`` may set for all its tasks (``sdkAppId``, ``region``) is
-read once per document into ``_Defaults`` (ABSENT when spec lacks it), and in
-``_tasks`` from each entry, falling back to that default. Adding such a key (say an
-optional ``stopAt``) means: a rule for its value, the key in ``_SPEC_KEYS`` and
-``_TASK_KEYS``, a field of ``_Defaults`` read in ``_spec``, and in ``_tasks`` its
-own node, the fallback, and one more INVALID check.
+A task key that ``spec`` may set for all its tasks (``sdkAppId``, ``region``,
+``stopAt``) is read once per document into ``_Defaults`` (ABSENT when spec lacks
+it), and in ``_tasks`` from each entry, falling back to that default. Adding such a
+key means: a rule for its value, the key in ``_SPEC_KEYS`` and ``_TASK_KEYS``, a
+field of ``_Defaults`` read in ``_spec``, and in ``_tasks`` its own node, the
+fallback, and one more INVALID check.
+
+A ``stopAt`` is read from its text as written, whether YAML resolved it as a
+timestamp (plain) or a string (quoted): YAML's own conversion would drop the offset.
 """
 
 from __future__ import annotations
@@ -37,8 +40,19 @@ from reconciler.domain import (
     task_id_ok,
     task_id_problem,
 )
+from reconciler.instant import EXAMPLE, Instant, InvalidTime, parse_time
 from reconciler.manifest.problems import FileProblems, fits_shown, show, suggest
-from reconciler.manifest.safe_yaml import INT, MAP, MERGE, NULL, SEQ, STR, TAG_NAMES, shown_tag
+from reconciler.manifest.safe_yaml import (
+    INT,
+    MAP,
+    MERGE,
+    NULL,
+    SEQ,
+    STR,
+    TAG_NAMES,
+    TIMESTAMP,
+    shown_tag,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +70,8 @@ def _keys(*names: str) -> _Keys:
 
 _DOCUMENT_KEYS = _keys("apiVersion", "kind", "metadata", "spec")
 _METADATA_KEYS = _keys("name")
-_SPEC_KEYS = _keys("region", "sdkAppId", "tasks")
-_TASK_KEYS = _keys("taskId", "sdkAppId", "region", "note")
+_SPEC_KEYS = _keys("region", "sdkAppId", "stopAt", "tasks")
+_TASK_KEYS = _keys("taskId", "sdkAppId", "region", "stopAt", "note")
 
 _REGIONS_SORTED = tuple(sorted(REGIONS))
 #: YAML 1.1 decimal integers; its octal (``017``), hex, binary and base-60 forms are
@@ -123,15 +137,17 @@ class _Defaults:
 
     sdk_app_id: int | Literal[_Not.ABSENT, _Not.INVALID]
     region: str | Literal[_Not.ABSENT, _Not.INVALID]
+    stop_at: Instant | Literal[_Not.ABSENT, _Not.INVALID]
 
 
 def _spec(spec: Node, problems: FileProblems, declared: Declared) -> None:
     if not _expect(spec, MappingNode, MAP, "spec", "a mapping", problems):
         return
-    region, sdk_app_id, tasks = _fields(spec, _SPEC_KEYS, problems)
+    region, sdk_app_id, stop_at, tasks = _fields(spec, _SPEC_KEYS, problems)
     defaults = _Defaults(
         sdk_app_id=_default(sdk_app_id, "spec.sdkAppId", _sdk_app_id, problems),
         region=_default(region, "spec.region", _region, problems),
+        stop_at=_default(stop_at, "spec.stopAt", _stop_at, problems),
     )
     if tasks is None:
         problems.at(
@@ -158,14 +174,15 @@ def _tasks(
     first_at = declared.first_at
     append = declared.tasks.append
     default_app, default_region = defaults.sdk_app_id, defaults.region
+    default_stop = None if defaults.stop_at is ABSENT else defaults.stop_at
     for entry in entries:
         if entry.__class__ is ScalarNode:  # the short form: a TaskId, the rest from spec
             task_id = _task_id(entry, problems)
             if task_id is INVALID:
                 continue
-            own_app = own_region = own_note = None
+            own_app = own_region = own_stop = own_note = None
         elif entry.__class__ is MappingNode and entry.tag == MAP:
-            own_id, own_app, own_region, own_note = _fields(entry, _TASK_KEYS, problems)
+            own_id, own_app, own_region, own_stop, own_note = _fields(entry, _TASK_KEYS, problems)
             if own_id is None:
                 problems.at(entry, "task has no 'taskId'", "add 'taskId: \"...\"'")
             task_id = INVALID if own_id is None else _task_id(own_id, problems)
@@ -184,8 +201,15 @@ def _tasks(
         region = default_region if own_region is None else _region(own_region, "region", problems)
         if region is ABSENT:
             region = _missing(entry, "region", problems)
+        stop_at = default_stop if own_stop is None else _stop_at(own_stop, "stopAt", problems)
         note = None if own_note is None else _string(own_note, "note", problems)
-        if task_id is INVALID or app is INVALID or region is INVALID or note is INVALID:
+        if (
+            task_id is INVALID
+            or app is INVALID
+            or region is INVALID
+            or stop_at is INVALID
+            or note is INVALID
+        ):
             continue
         source = f"{problems.file}:{entry.start_mark.line + 1}"
         # The same address twice: the first declaration stands, the second is reported.
@@ -197,7 +221,7 @@ def _tasks(
                 "remove one of the two declarations",
             )
             continue
-        append(DesiredTask(app, task_id, region, source, note))
+        append(DesiredTask(app, task_id, region, source, note, stop_at))
 
 
 def _missing(entry: Node, key: str, problems: FileProblems) -> Literal[_Not.INVALID]:
@@ -267,6 +291,24 @@ def _region(node: Node, what: str, problems: FileProblems) -> str | Literal[_Not
             node,
             f"{what} must be a string, not {_kind(node)}",
             f"accepted regions: {', '.join(_REGIONS_SORTED)}",
+        )
+    return INVALID
+
+
+def _stop_at(node: Node, what: str, problems: FileProblems) -> Instant | Literal[_Not.INVALID]:
+    """An RFC 3339 time with an explicit offset, plain (a YAML timestamp) or quoted."""
+    if node.__class__ is ScalarNode and (node.tag == TIMESTAMP or node.tag == STR):
+        text: str = node.value
+        try:
+            return parse_time(text)
+        except InvalidTime as exc:
+            problems.at(node, f"{what} {show(text)} {exc.reason}", exc.hint)
+    elif _allowed_tag(node, problems):
+        hint = f'e.g. "{EXAMPLE}"'
+        if node.tag == NULL:  # no value means "no schedule" only by leaving the key out
+            hint = "leave stopAt out: the task then stops at once, or at spec.stopAt if set"
+        problems.at(
+            node, f"{what} must be an RFC 3339 time with an offset, not {_kind(node)}", hint
         )
     return INVALID
 

@@ -39,6 +39,7 @@ INT = _YAML + "int"
 MAP = _YAML + "map"
 SEQ = _YAML + "seq"
 MERGE = _YAML + "merge"
+TIMESTAMP = _YAML + "timestamp"
 
 #: What a node of each tag is, in messages. The last three come from the YAML 1.1
 #: implicit resolver (``2024-01-01``, ``<<``, ``=``); none of these tags builds objects.
@@ -50,7 +51,7 @@ TAG_NAMES = {
     _YAML + "null": "null",
     MAP: "a mapping",
     SEQ: "a list",
-    _YAML + "timestamp": "a date",
+    TIMESTAMP: "a date",
     MERGE: "a merge key",
     _YAML + "value": "a value key",
 }

@@ -32,6 +32,7 @@ from reconciler.errors import (
     StateDocumentError,
     UsageError,
 )
+from reconciler.instant import Instant
 from reconciler.manifest import LoadResult, load_manifests
 from reconciler.planner import plan_from_json
 from reconciler.reading import read_json
@@ -44,11 +45,18 @@ def validate(paths: Sequence[str]) -> LoadResult:
     return load_manifests(list(paths or DEFAULT_PATHS))
 
 
+def time_now(halt: Halt) -> Instant:
+    """The wall clock's time now: what the planner calls now, and stopAts are due by."""
+    return Instant.from_seconds(halt.clock.wall())
+
+
 @dataclass(frozen=True)
 class Desired:
-    """What the manifests declare, and the ``--target`` addresses a plan is limited to."""
+    """What the manifests declare, where they were read from, and the ``--target``
+    addresses a plan is limited to."""
 
     tasks: tuple[DesiredTask, ...]
+    paths: tuple[str, ...]
     targets: frozenset[str] | None = None
 
 
@@ -67,7 +75,7 @@ def desired_tasks(paths: Sequence[str], *, targets: Sequence[str] = ()) -> Itera
         raise ManifestsInvalid(result.problems, truncated=result.truncated)
     gc.freeze()
     try:
-        yield Desired(result.tasks, wanted)
+        yield Desired(result.tasks, tuple(paths or DEFAULT_PATHS), wanted)
     finally:
         gc.unfreeze()
 

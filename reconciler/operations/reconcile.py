@@ -6,9 +6,11 @@ The pipeline, in order, going only down the layers:
    confirmation is needed, that someone can give it — before anything is locked;
 2. open the store and take its writer lock (waiting up to ``lock_timeout``, cut
    short by a halt);
-3. plan against the locked state — or take the saved plan, refused if stale, and
-   narrowed to ``--target``;
-4. show the plan to the UI; stop here if there is nothing to do;
+3. plan against the locked state at the wall clock's time — or take the saved
+   plan, refused if stale (the state moved, or its manifests now schedule one of
+   its stops later), and narrowed to ``--target``;
+4. show the plan to the UI; refuse it if it stops more than ``--max-stops`` tasks;
+   stop here if there is nothing to do (now: waits are not sent);
 5. check that the state can be written (its schema is ours, writes are allowed),
    so a state that cannot record an outcome never follows a sent stop;
 6. ask for confirmation unless approved in advance;
@@ -21,6 +23,7 @@ and the progress as they happen.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,17 +31,20 @@ from typing import Protocol
 
 import structlog
 
-from reconciler.domain import Action, Plan, StateSnapshot
+from reconciler.domain import Action, DesiredTask, Plan, StateSnapshot
 from reconciler.engine import ApplyObserver, ApplyReport, EngineSettings, TaskApi, apply_plan
-from reconciler.errors import StalePlan, StateError, UsageError
+from reconciler.errors import PlanFileError, StalePlan, StateError, TooManyStops, UsageError
+from reconciler.instant import Instant, due
 from reconciler.operations.inputs import (
     check_targets,
     desired_tasks,
     read_saved_plan,
     refuse_unmatched_targets,
+    time_now,
+    validate,
 )
 from reconciler.operations.ports import Ports
-from reconciler.planner import make_plan
+from reconciler.planner import make_plan, stop_budget
 from reconciler.results import ApplyResult, ApplyStatus
 from reconciler.state import StateStore
 
@@ -62,6 +68,7 @@ class ApplyArgs:
     lock_timeout: float = 0.0
     engine: EngineSettings = field(default_factory=EngineSettings)
     operation: str = "apply"  # how the lock holder and the logs name this run
+    max_stops: int | None = None  # refuse a plan that stops more tasks than this
 
 
 class ReconcileUI(ApplyObserver, Protocol):
@@ -86,13 +93,15 @@ def reconcile(args: ApplyArgs, ports: Ports, ui: ReconcileUI) -> ApplyResult:
         )
     with _planned(args, ports, run_id) as (store, plan):
         ui.planned(plan)
+        refuse_over_budget(plan, args.max_stops)
         if not plan.has_changes:
-            return ApplyResult(ApplyStatus.NO_CHANGES, plan, ApplyReport.empty(), run_id)
+            return ApplyResult(ApplyStatus.NO_CHANGES, plan, ApplyReport.empty(plan), run_id)
         store.check_writable()
         if confirm and not _confirmed(ports) and not ports.halt.is_set():
-            return ApplyResult(ApplyStatus.DECLINED, plan, ApplyReport.empty(), run_id)
+            return ApplyResult(ApplyStatus.DECLINED, plan, ApplyReport.empty(plan), run_id)
         if ports.halt.is_set():
-            nothing = ApplyReport.empty(interrupted=True, not_attempted=len(plan.changes))
+            left = len(plan.changes) - plan.count(Action.WAIT)
+            nothing = ApplyReport.empty(plan, interrupted=True, not_attempted=left)
             return ApplyResult(ApplyStatus.INTERRUPTED, plan, nothing, run_id)
         report = _apply(plan, store, args, ports, ui)
     status = ApplyStatus.INTERRUPTED if report.interrupted else ApplyStatus.APPLIED
@@ -117,8 +126,10 @@ def _planned(args: ApplyArgs, ports: Ports, run_id: str) -> Iterator[tuple[State
     if args.plan_file is not None:
         targets = check_targets(args.targets)
         saved = read_saved_plan(args.plan_file, halt=ports.halt)
+        declared = _declared_again(saved)
         with locked() as store:
             check_not_stale(saved, store.read())
+            check_schedule(saved, declared, now=time_now(ports.halt))
             yield store, _select_targets(saved, targets)
         return
     with desired_tasks(args.paths, targets=args.targets) as desired, locked() as store:
@@ -126,7 +137,8 @@ def _planned(args: ApplyArgs, ports: Ports, run_id: str) -> Iterator[tuple[State
         if desired.targets is not None:
             known = {task.address for task in desired.tasks} | set(snapshot.records)
             refuse_unmatched_targets(desired.targets, known, "declared or recorded")
-        yield store, make_plan(desired.tasks, snapshot, targets=desired.targets)
+        plan = make_plan(desired.tasks, snapshot, now=time_now(ports.halt), targets=desired.targets)
+        yield store, dataclasses.replace(plan, manifests=desired.paths)
 
 
 def _confirmed(ports: Ports) -> bool:
@@ -157,6 +169,55 @@ def _no_api() -> TaskApi:
     raise AssertionError("a plan without stops makes no API call")
 
 
+def refuse_over_budget(plan: Plan, max_stops: int | None) -> None:
+    """The blast-radius guard: ``TooManyStops`` if ``plan`` stops more than ``max_stops``."""
+    if max_stops is None:
+        return
+    budget = stop_budget(plan, max_stops)
+    if budget.exceeded:
+        raise TooManyStops(
+            f"refusing to apply: {budget.describe()}; nothing was stopped or forgotten "
+            "(check the manifests, or raise --max-stops if this is meant)"
+        )
+
+
+def _declared_again(saved: Plan) -> tuple[DesiredTask, ...]:
+    """What the manifests a saved plan was made from declare now, to check its stops
+    against (nothing to read when it stops nothing, or names no manifests)."""
+    if not saved.manifests or not saved.count(Action.STOP):
+        return ()
+    result = validate(saved.manifests)
+    if result.problems:
+        raise PlanFileError(
+            f"saved plan cannot be checked: its manifests ({', '.join(saved.manifests)}) do "
+            "not load now, so its stops cannot be held to their stopAt; plan again",
+            problems=result.problems,
+        )
+    return result.tasks
+
+
+def check_schedule(saved: Plan, declared: tuple[DesiredTask, ...], *, now: Instant) -> None:
+    """Refuse a saved plan one of whose stops its manifests now schedule for later.
+
+    A saved plan stops what its review showed, and the state's serial says whether
+    anything was recorded since; but adding a stopAt records nothing. So the plan
+    names the manifests it was made from, and apply reads them again (relative to
+    the working directory, as the plan did): every stop of the plan must still be
+    due by them, or the plan is stale.
+    """
+    stops = {change.address for change in saved.changes if change.action is Action.STOP}
+    later = [task for task in declared if task.address in stops and not due(task.stop_at, now)]
+    if not later:
+        return
+    first = later[0]
+    assert first.stop_at is not None  # not due: it has one
+    more = f" and {len(later) - 1} more" if len(later) > 1 else ""
+    raise StalePlan(
+        f"saved plan is stale: its manifests now schedule {first.address} for "
+        f"{first.stop_at.text()} ({first.source}){more}, later than the plan's stop; plan again"
+    )
+
+
 def check_not_stale(saved: Plan, snapshot: StateSnapshot) -> None:
     """Refuse a saved plan made against another state, or before the state changed."""
     if saved.lineage is not None and snapshot.lineage != saved.lineage:
@@ -176,4 +237,4 @@ def _select_targets(saved: Plan, wanted: frozenset[str] | None) -> Plan:
         return saved
     changes = tuple(change for change in saved.changes if change.address in wanted)
     refuse_unmatched_targets(wanted, {c.address for c in changes}, "in the saved plan")
-    return Plan(saved.lineage, saved.serial, changes, saved.unchanged)
+    return dataclasses.replace(saved, changes=changes)

@@ -3,7 +3,8 @@ and a summary (human); one JSON object per outcome and a summary (JSON lines).
 
 Outcome lines line up with the plan's (symbol, address, then what happened) and
 are coloured by outcome on a terminal: how each outcome looks is one table
-(``OUTCOME_LOOKS``).
+(``OUTCOME_LOOKS``). A stop that was not yet due when its call came is shown as
+what it still is, a wait (``@``).
 """
 
 from __future__ import annotations
@@ -11,18 +12,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from reconciler.domain import Outcome, Plan, TaskResult
+from reconciler.domain import Action, Outcome, Plan, TaskResult
 from reconciler.engine import ApplyReport, Progress
 from reconciler.results import ApplyResult, ApplyStatus
 from reconciler.views.base import JsonLines, JsonView, Streams, View, duration
+from reconciler.views.clock import until
 from reconciler.views.console import PLAIN, Style
 from reconciler.views.plan import address_width, plan_lines
 
 
 @dataclass(frozen=True)
 class OutcomeLook:
+    """How one outcome prints: its label and colour; an ``optional`` one is left out
+    of the counts while it is 0."""
+
     label: str
     color: str
+    optional: bool = False
 
 
 OUTCOME_LOOKS: Mapping[Outcome, OutcomeLook] = {
@@ -30,6 +36,7 @@ OUTCOME_LOOKS: Mapping[Outcome, OutcomeLook] = {
     Outcome.ALREADY_STOPPED: OutcomeLook("already stopped", "cyan"),
     Outcome.FAILED: OutcomeLook("failed", "red"),
     Outcome.FORGOTTEN: OutcomeLook("forgotten", "yellow"),
+    Outcome.WAITING: OutcomeLook("waiting", "blue", optional=True),
 }
 _LABEL_WIDTH = max(len(look.label) for look in OUTCOME_LOOKS.values())
 
@@ -38,10 +45,14 @@ def outcome_line(result: TaskResult, width: int, style: Style = PLAIN) -> str:
     """``  - ADDRESS  stopped          RequestId …`` (failed: the error code and message)."""
     look = OUTCOME_LOOKS[result.outcome]
     change = result.change
-    head = style.paint(change.action.symbol, look.color, "bold")
+    waiting = result.outcome is Outcome.WAITING
+    symbol = Action.WAIT.symbol if waiting else change.action.symbol
+    head = style.paint(symbol, look.color, "bold")
     label = style.paint(f"{look.label:<{_LABEL_WIDTH}}", look.color)
     if result.error is not None:
         detail = style.paint(f"{result.error.code}: {result.error.message}", look.color)
+    elif waiting and change.stop_at is not None:
+        detail = f"{until(change.stop_at, None)}: not due yet by this machine's clock, not sent"
     elif result.request_id:
         detail = f"RequestId {result.request_id}"
     else:
@@ -57,13 +68,18 @@ def progress_line(progress: Progress) -> str:
     )
 
 
+def outcome_counts(counts: Mapping[str, int]) -> str:
+    """``2 stopped, 0 already stopped, 0 failed, 1 forgotten, 3 waiting``."""
+    return ", ".join(
+        f"{counts.get(outcome.value, 0)} {look.label}"
+        for outcome, look in OUTCOME_LOOKS.items()
+        if counts.get(outcome.value, 0) or not look.optional
+    )
+
+
 def counts_line(report: ApplyReport) -> str:
-    counts = report.counts
-    text = ", ".join(f"{counts[outcome.value]} {look.label}" for outcome, look in _COUNTED)
+    text = outcome_counts(report.counts)
     return text + (f"; {report.not_attempted} not attempted" if report.not_attempted else "")
-
-
-_COUNTED = tuple(OUTCOME_LOOKS.items())
 
 
 class OutcomeView(View):
@@ -144,6 +160,8 @@ class ApplyJson(JsonView):
         }
         if result.error is not None:
             event["error"] = {"code": result.error.code, "message": result.error.message}
+        if result.change.stop_at is not None:
+            event["stopAt"] = result.change.stop_at.text()
         JsonLines(self.out).emit(event)
 
     def on_progress(self, progress: Progress) -> None:

@@ -1,10 +1,12 @@
 """``plan --markdown`` and ``show --markdown``: a pull-request comment body.
 
-- The first line is the summary (``Plan: 3 to stop, 1 to forget, 4 unchanged.``
-  or ``No changes.``), so a notification or a collapsed comment says it all.
+- The first line is the summary (``Plan: 3 to stop, 2 waiting, 1 to forget, 4
+  unchanged.`` or ``No changes.``), so a notification or a collapsed comment says
+  it all; a ``--max-stops`` warning follows it as a quote.
 - The changes follow in a ``diff`` block, the action symbol in column 0 (``-``
-  stop, ``~`` forget) so diff highlighting colours them, each with its source
-  ``FILE:LINE``, grouped by manifest file; past ``FOLD_AFTER`` changes a table
+  stop, ``@`` wait, ``~`` forget) so diff highlighting colours them, each with its
+  source ``FILE:LINE`` (a wait with its due time, UTC, and how far ahead it was
+  when planned), grouped by manifest file; past ``FOLD_AFTER`` changes a table
   gives each file's counts and each file's block is folded in a ``<details>``
   element headed by its counts.
 - The body never exceeds ``LIMIT`` characters (GitHub refuses comments over
@@ -24,13 +26,16 @@ from reconciler import __version__
 from reconciler.domain import Change, Plan
 from reconciler.engine import Progress
 from reconciler.errors import ReconcilerError
+from reconciler.planner import StopBudget
 from reconciler.views.base import View, plural
 from reconciler.views.plan import (
     ACTION_LOOKS,
     address_width,
+    budget_warning,
     by_file,
     change_line,
     counts_text,
+    shown_actions,
     summary_line,
 )
 
@@ -76,7 +81,9 @@ class _Body:
         return "\n".join(self.parts)
 
 
-def plan_markdown(plan: Plan, *, see_all: str, limit: int = LIMIT) -> str:
+def plan_markdown(
+    plan: Plan, *, see_all: str, limit: int = LIMIT, budget: StopBudget | None = None
+) -> str:
     """The comment body for ``plan``; ``see_all`` is the command that lists it whole."""
     end = footer(plan)
     if not plan.changes:
@@ -93,6 +100,10 @@ def plan_markdown(plan: Plan, *, see_all: str, limit: int = LIMIT) -> str:
     body = _Body(limit - len(end) - _NOTE_ROOM)
     body.add(summary_line(plan))
     body.add("")
+    warning = budget_warning(budget)
+    if warning is not None:
+        body.add(f"> **{escape(warning)}**")
+        body.add("")
     width = address_width(plan.changes)
     fold = len(plan.changes) > FOLD_AFTER
     shown = _folded(body, plan, width) if fold else _unfolded(body, plan, width)
@@ -114,7 +125,7 @@ def _unfolded(body: _Body, plan: Plan, width: int) -> int:
     for file, changes in by_file(plan.changes):
         if not body.add(f"@@ {file}: {counts_text(changes)} @@"):
             break
-        count = _lines(body, changes, width)
+        count = _lines(body, changes, width, plan)
         shown += count
         if count < len(changes):
             break
@@ -133,7 +144,7 @@ def _folded(body: _Body, plan: Plan, width: int) -> int:
         summary = f"{_code(file)}: {counts_text(changes)}"
         if not body.add(f"<details><summary>{summary}</summary>\n\n```diff"):
             break
-        count = _lines(body, changes, width)
+        count = _lines(body, changes, width, plan)
         shown += count
         body.add("```\n\n</details>", force=True)
         if count < len(changes):
@@ -144,10 +155,11 @@ def _folded(body: _Body, plan: Plan, width: int) -> int:
 
 def _file_table(body: _Body, groups: list[tuple[str, list[Change]]]) -> None:
     """Which file asks for what, first: it stays whole when the blocks are cut."""
-    body.add("| manifest file | " + " | ".join(look.label for look in ACTION_LOOKS.values()) + " |")
-    body.add("|---|" + "--:|" * len(ACTION_LOOKS))
+    actions = shown_actions(change for _, changes in groups for change in changes)
+    body.add("| manifest file | " + " | ".join(ACTION_LOOKS[a].label for a in actions) + " |")
+    body.add("|---|" + "--:|" * len(actions))
     for file, changes in groups:
-        counts = [sum(c.action is action for c in changes) for action in ACTION_LOOKS]
+        counts = [sum(c.action is action for c in changes) for action in actions]
         cells = " | ".join(str(count) for count in counts)
         if not body.add(f"| {_code(file)} | {cells} |"):
             break
@@ -159,10 +171,10 @@ def _code(text: str) -> str:
     return f"<code>{html.escape(text).replace('|', '&#124;')}</code>"
 
 
-def _lines(body: _Body, changes: list[Change], width: int) -> int:
+def _lines(body: _Body, changes: list[Change], width: int, plan: Plan) -> int:
     count = 0
     for change in changes:
-        if not body.add(change_line(change, width)):
+        if not body.add(change_line(change, width, now=plan.timestamp)):
             break
         count += 1
     return count
@@ -195,9 +207,11 @@ class PlanMarkdown(View):
     def on_progress(self, progress: Progress) -> None:
         pass
 
-    def planned(self, plan: Plan, *, saved_to: str | None = None) -> None:
+    def planned(
+        self, plan: Plan, *, saved_to: str | None = None, budget: StopBudget | None = None
+    ) -> None:
         see_all = f"reconciler show {saved_to}" if saved_to else "reconciler plan"
-        self.print(plan_markdown(plan, see_all=see_all))
+        self.print(plan_markdown(plan, see_all=see_all, budget=budget))
 
     def shown(self, plan: Plan, *, path: str | None = None) -> None:
         self.print(plan_markdown(plan, see_all=f"reconciler show {path or 'PLANFILE'}"))

@@ -9,8 +9,9 @@ from reconciler.clock import rfc3339
 from reconciler.domain import Plan, TaskResult
 from reconciler.engine import Progress
 from reconciler.results import CycleResult
-from reconciler.views.apply import OUTCOME_LOOKS, OutcomeView
+from reconciler.views.apply import OutcomeView, outcome_counts
 from reconciler.views.base import Streams, View, duration
+from reconciler.views.clock import ahead
 
 
 def cycle_line(number: int, result: CycleResult) -> tuple[str, str]:
@@ -19,15 +20,15 @@ def cycle_line(number: int, result: CycleResult) -> tuple[str, str]:
     took = duration(result.duration) if result.duration >= 1 else f"{result.duration:.1f}s"
     if result.interrupted:
         return f"Cycle {number} interrupted at {at} ({took}).", "yellow"
+    nxt = ""
+    if result.next_stop is not None:
+        wait = result.next_stop.seconds - result.finished_at
+        nxt = f" Next stop {result.next_stop.text()} (in {ahead(wait)})."
     if not result.ok:
-        return f"Cycle {number} failed at {at} ({took}): {result.error}", "red"
+        return f"Cycle {number} failed at {at} ({took}): {result.error}{nxt}", "red"
     if not result.planned:
-        return f"Cycle {number} at {at}: no changes ({took}).", "dim"
-    counts = ", ".join(
-        f"{result.counts.get(outcome.value, 0)} {look.label}"
-        for outcome, look in OUTCOME_LOOKS.items()
-    )
-    return f"Cycle {number} at {at}: {counts} ({took}).", "green"
+        return f"Cycle {number} at {at}: no changes ({took}).{nxt}", "dim"
+    return f"Cycle {number} at {at}: {outcome_counts(result.counts)} ({took}).{nxt}", "green"
 
 
 class RunHuman(OutcomeView):

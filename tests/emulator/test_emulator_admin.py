@@ -5,6 +5,7 @@ files."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,7 @@ def test_stats_and_tasks(emu: Emulator) -> None:
     stop(make_client(emu), "t-1")  # re-armed task stopped again
     assert admin.effective_stops() == {f"{APP}/t-1": 2}
     (task,) = [t for t in admin.tasks() if t["address"] == f"{APP}/t-1"]
+    assert time.time() - 30 < task.pop("stoppedAt") <= time.time()  # the last stop's wall time
     assert task == {
         "address": f"{APP}/t-1",
         "sdkAppId": APP,

@@ -155,7 +155,8 @@ def test_unknown_keys_are_reported_with_did_you_mean(tmp_path: Path, composer: s
         f"{path}:8:7: task has no 'taskId' (hint: add 'taskId: \"...\"')",
         f"{path}:9:7: unknown key 'regoin'; did you mean 'region'?",
         f"{path}:10:7: unknown key 'sdkappid'; did you mean 'sdkAppId'?",
-        f"{path}:11:7: unknown key 'colour' (hint: accepted keys: taskId, sdkAppId, region, note)",
+        f"{path}:11:7: unknown key 'colour'"
+        " (hint: accepted keys: taskId, sdkAppId, region, stopAt, note)",
     ]
 
 
