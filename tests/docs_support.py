@@ -20,6 +20,7 @@ import subprocess
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from markdown_it import MarkdownIt
@@ -143,12 +144,39 @@ def spans(file: str, text: str) -> list[Span]:
     return found
 
 
-def all_blocks() -> list[Block]:
-    return [block for file, text in documents().items() for block in blocks(file, text)]
+def links(text: str) -> list[tuple[int, str]]:
+    """Every link target of a Markdown text, with the line its paragraph starts on."""
+    found = []
+    for token in _parser().parse(text):
+        if token.type == "inline" and token.map:
+            for child in token.children or []:
+                if child.type == "link_open":
+                    found.append((token.map[0] + 1, str(child.attrs["href"])))
+    return found
 
 
-def all_spans() -> list[Span]:
-    return [span for file, text in documents().items() for span in spans(file, text)]
+def heading_anchors(text: str) -> set[str]:
+    """The anchors GitHub gives the headings of a Markdown text: the heading's text in
+    lower case, without punctuation but ``-`` and ``_``, spaces made ``-``."""
+    tokens = _parser().parse(text)
+    found = set()
+    for index, token in enumerate(tokens):
+        if token.type == "heading_open":
+            words = "".join(child.content for child in tokens[index + 1].children or [])
+            found.add(re.sub(r"[^\w\- ]", "", words.lower()).replace(" ", "-"))
+    return found
+
+
+@cache
+def all_blocks() -> tuple[Block, ...]:
+    """Every code block of README.md and docs/ (read once per test process)."""
+    return tuple(block for file, text in documents().items() for block in blocks(file, text))
+
+
+@cache
+def all_spans() -> tuple[Span, ...]:
+    """Every inline code span of README.md and docs/ (read once per test process)."""
+    return tuple(span for file, text in documents().items() for span in spans(file, text))
 
 
 def words(line: str) -> Iterator[list[str]]:
