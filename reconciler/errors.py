@@ -17,6 +17,7 @@
     │   ├── StoreUnavailable     cannot open, reach or read it at its schema
     │   ├── StateConflict        ``push`` refused: another lineage or an older serial
     │   └── LockBusy             another writer holds the lock (``.holder`` names it)
+    ├── QuotaUnavailable         the shared-quota database cannot be reached or read
     ├── CloudSetupError          a bad endpoint, or no usable credentials
     ├── CloudFatalError          the cloud refused the credentials; the run stopped
     └── CloudCallError           one call failed, already classified (``.error_class``):
@@ -129,6 +130,11 @@ class LockBusy(StateError):
         still = f" after waiting {waited:g}s" if waited > 0 else ""
         hint = "retry later, or wait for it with --lock-timeout DURATION"
         super().__init__(f"state {location} is locked{still} by {who}; {hint}")
+
+
+class QuotaUnavailable(ReconcilerError):
+    """The shared-quota database cannot be reached or read (a run then goes on without
+    coordination; ``reconciler quota`` fails with this message)."""
 
 
 class CloudSetupError(ReconcilerError):

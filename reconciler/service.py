@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Protocol
 
@@ -26,7 +26,7 @@ from reconciler.domain import Plan, TaskResult
 from reconciler.engine import Progress
 from reconciler.errors import UsageError
 from reconciler.operations import ReconcileUI
-from reconciler.ratelimit import RateLimiter, RateSettings
+from reconciler.ratelimit import Limiter
 
 log = structlog.get_logger("reconciler.run")
 
@@ -42,22 +42,20 @@ class RateGauge(Protocol):
 
 
 class LimiterGauge:
-    """Makes each cycle's rate limiter (the engine's ``limiter_factory``) and reads
+    """Is shown each cycle's rate limiter (the engine's ``watch_limiter``) and reads
     them: the newest one's current rate, the throttled answers of them all."""
 
     def __init__(self, rate: float) -> None:
         self._lock = threading.Lock()
         self._rate = rate  # what to report before the first limiter is made
-        self._current: RateLimiter | None = None
+        self._current: Limiter | None = None
         self._spent = 0  # throttled answers met by the limiters before the current one
 
-    def __call__(self, settings: RateSettings, *, clock: Callable[[], float]) -> RateLimiter:
-        limiter = RateLimiter(settings, clock=clock)
+    def __call__(self, limiter: Limiter) -> None:
         with self._lock:
             if self._current is not None:
                 self._spent += self._current.throttled
             self._current = limiter
-        return limiter
 
     @property
     def current_rate(self) -> float:
@@ -99,7 +97,7 @@ class Board:
         return text + "".join(
             [
                 "# HELP reconciler_rate_limit_requests_per_second The rate limiter's "
-                "current rate (it halves on throttling and climbs back).\n",
+                "current rate (cut on throttling, won back slowly).\n",
                 "# TYPE reconciler_rate_limit_requests_per_second gauge\n",
                 f"reconciler_rate_limit_requests_per_second {rate!r}\n",
                 "# HELP reconciler_throttled_total Throttled answers "

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from reconciler.domain import CallError, LiveStatus
 from reconciler.errors import CloudCallError
+from reconciler.operations.ports import CloudLink
 from reconciler.trtc import classify
 
 
@@ -64,9 +65,9 @@ class ScriptedCloud:
         self.connected = 0
         self._lock = threading.Lock()
 
-    def connect(self) -> Callable[[], ScriptedCloud]:
+    def connect(self) -> CloudLink:
         self.connected += 1
-        return self.api
+        return CloudLink(self.api, account="scripted")
 
     def api(self) -> ScriptedCloud:
         return self

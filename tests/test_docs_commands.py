@@ -86,6 +86,10 @@ GIVEN: dict[tuple[str, str], Given] = {
             )
         }
     ),
+    # The test server stands in for db: an empty quota board, which it shows.
+    ("README.md", "reconciler quota --state 'postgresql://reconciler@db/ops'"): Given(
+        replace={"'postgresql://reconciler@db/ops'": "'{postgres}'"}
+    ),
     # The schema file comes from the block before it.
     ("README.md", "check-jsonschema --schemafile reconciler.schema.json"): Given(
         setup="reconciler schema > reconciler.schema.json"

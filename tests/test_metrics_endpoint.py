@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 from typing import IO
 
-from reconciler.ratelimit import RateSettings
+from reconciler.ratelimit import RateLimiter, RateSettings
 from reconciler.service import Board, LimiterGauge
 from tests.fakes import FakeClock
 from tests.support import (
@@ -60,17 +60,23 @@ def test_the_gauge_reads_the_newest_limiter_and_counts_every_throttle() -> None:
     clock = FakeClock()
     gauge = LimiterGauge(20.0)
     assert (gauge.current_rate, gauge.throttled) == (20.0, 0)
-    first = gauge(RateSettings(rate=20.0), clock=clock.monotonic)
-    first.penalize()
-    first.penalize()
-    assert (gauge.current_rate, gauge.throttled) == (5.0, 2)
-    second = gauge(RateSettings(rate=20.0), clock=clock.monotonic)
-    second.penalize()
-    assert (gauge.current_rate, gauge.throttled) == (10.0, 3)
+    first = RateLimiter(RateSettings(rate=20.0), clock=clock.monotonic)
+    gauge(first)
+    permit = first.reserve()
+    first.penalize(permit)
+    first.penalize(permit)  # one event: taken for jitter (no cut), two throttles
+    assert (gauge.current_rate, gauge.throttled) == (20.0, 2)
+    clock.advance(1.0)
+    first.penalize(first.reserve())  # a second event soon after: the first cut
+    assert (gauge.current_rate, gauge.throttled) == (19.0, 3)
+    second = RateLimiter(RateSettings(rate=16.0), clock=clock.monotonic)
+    gauge(second)
+    second.penalize(second.reserve())
+    assert (gauge.current_rate, gauge.throttled) == (16.0, 4)
     board = Board(clock=clock, stale_after=1.0, rates=gauge)
     text = board.metrics()
-    assert "reconciler_rate_limit_requests_per_second 10.0\n" in text
-    assert "reconciler_throttled_total 3\n" in text
+    assert "reconciler_rate_limit_requests_per_second 16.0\n" in text
+    assert "reconciler_throttled_total 4\n" in text
 
 
 class Lines:

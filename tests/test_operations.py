@@ -69,7 +69,8 @@ def test_apply_asks_and_yes_applies_every_stop(tmp_path: Path) -> None:
     assert result.status is ApplyStatus.APPLIED and result.ok
     assert screen.plans and len(screen.plans[0].changes) == 2
     assert sorted(cloud.calls) == [a("t1"), a("t2")]
-    assert [r.outcome.value for r in screen.results] == ["stopped", "already_stopped"]
+    outcomes = {r.change.address: r.outcome.value for r in screen.results}
+    assert outcomes == {a("t1"): "stopped", a("t2"): "already_stopped"}  # in arrival order
     assert sorted(state_ops.read(ports).records) == [a("t1"), a("t2")]
 
 

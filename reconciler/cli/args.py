@@ -18,19 +18,36 @@ from reconciler.engine import EngineSettings
 from reconciler.errors import UsageError
 from reconciler.logs import LEVELS
 from reconciler.operations import ApplyArgs, PlanArgs
+from reconciler.quota import check_group
 from reconciler.ratelimit import RateSettings
 from reconciler.runloop import LoopSettings
+from reconciler.state.location import LocationError, PostgresLocation, parse_location
+
+#: ``--quota off``: coordinate with no one.
+QUOTA_OFF = "off"
+
+
+@dataclass(frozen=True)
+class QuotaOptions:
+    """Where runners share the API quota: ``location`` is a postgresql:// URL, "off",
+    or None (the state's database if it is PostgreSQL)."""
+
+    location: str | None = None  # --quota, else RECONCILER_QUOTA
+    group: str | None = None  # --quota-group, else RECONCILER_QUOTA_GROUP
+    operation: str = "apply"  # how this process shows in ``reconciler quota``
 
 
 @dataclass(frozen=True)
 class Connection:
-    """Where the state and the TRTC API are (before anything is opened)."""
+    """Where the state, the TRTC API and the shared quota are (before anything is
+    opened)."""
 
     state: str | None = None  # --state, else RECONCILER_STATE, else the default file
     endpoint: str | None = None  # --endpoint, else RECONCILER_ENDPOINT, else the SDK's
     request_timeout: float = 10.0
     environ: Mapping[str, str] = field(default_factory=dict)
     credentials: CredentialOptions = field(default_factory=CredentialOptions)
+    quota: QuotaOptions = field(default_factory=QuotaOptions)
 
 
 @dataclass(frozen=True)
@@ -87,6 +104,11 @@ class CompletionArgs:
 
 
 @dataclass(frozen=True)
+class QuotaArgs:
+    """``quota``: show who holds what (the group comes from the connection's options)."""
+
+
+@dataclass(frozen=True)
 class NoArgs:
     """A command that takes no arguments of its own (``schema``, ``version``)."""
 
@@ -119,6 +141,7 @@ CommandArgs = (
     | ShowArgs
     | CompletionArgs
     | EmulatorArgs
+    | QuotaArgs
     | NoArgs
 )
 
@@ -132,7 +155,7 @@ class Invocation:
 
 
 #: Commands whose results can be shown as JSON (``--json``).
-_JSON_COMMANDS = frozenset({"validate", "plan", "show", "apply", "version", "state list"})
+_JSON_COMMANDS = frozenset({"validate", "plan", "show", "apply", "version", "state list", "quota"})
 #: Commands whose results can be shown as a pull-request comment (``--markdown``).
 _MARKDOWN_COMMANDS = frozenset({"plan", "show"})
 #: Commands that talk to the TRTC API (``--request-timeout`` and the engine options).
@@ -150,6 +173,7 @@ def from_namespace(ns: argparse.Namespace, environ: Mapping[str, str]) -> Invoca
         request_timeout=ns.request_timeout if command in _CLOUD_COMMANDS else 10.0,
         environ=environ,
         credentials=_credentials(ns) if command in _CLOUD_COMMANDS else CredentialOptions(),
+        quota=_quota_options(command, ns, environ),
     )
     presentation = Presentation(
         json=command in _JSON_COMMANDS and ns.json,
@@ -162,6 +186,24 @@ def from_namespace(ns: argparse.Namespace, environ: Mapping[str, str]) -> Invoca
         dumb=environ.get("TERM") == "dumb",
     )
     return Invocation(command, _command_args(command, ns, environ), connection, presentation)
+
+
+def _quota_options(
+    command: str, ns: argparse.Namespace, environ: Mapping[str, str]
+) -> QuotaOptions:
+    if command not in (*_CLOUD_COMMANDS, "quota"):
+        return QuotaOptions()
+    location = ns.quota or environ.get("RECONCILER_QUOTA") or None
+    if location is not None and location.strip().lower() == QUOTA_OFF:
+        location = QUOTA_OFF
+    elif location is not None:
+        _check_quota_location(location)
+    group = ns.quota_group or environ.get("RECONCILER_QUOTA_GROUP") or None
+    return QuotaOptions(
+        location=location,
+        group=check_group(group) if group is not None else None,
+        operation=command,
+    )
 
 
 def _env_log_level(environ: Mapping[str, str]) -> str | None:
@@ -183,6 +225,20 @@ def _max_stops(ns: argparse.Namespace, environ: Mapping[str, str]) -> int | None
     if not text.isdecimal() or not text.isascii():
         raise UsageError(f"RECONCILER_MAX_STOPS={text!r}: expected a whole number (0 or more)")
     return int(text)
+
+
+def _check_quota_location(location: str) -> None:
+    wrong = UsageError(
+        "--quota takes a postgresql:// URL or 'off' (it can also come from RECONCILER_QUOTA)"
+    )
+    if not location.lower().startswith(("postgresql:", "postgres:")):
+        raise wrong
+    try:
+        parsed = parse_location(location)
+    except LocationError as exc:  # its message shows the URL without its password
+        raise UsageError("--quota: " + str(exc).removeprefix("state location ")) from None
+    if not isinstance(parsed, PostgresLocation):
+        raise wrong
 
 
 def _command_args(command: str, ns: argparse.Namespace, environ: Mapping[str, str]) -> CommandArgs:
@@ -225,6 +281,8 @@ def _command_args(command: str, ns: argparse.Namespace, environ: Mapping[str, st
         return StateRmArgs(tuple(ns.addresses), ns.lock_timeout)
     if command == "state push":
         return StatePushArgs(ns.file, ns.force, ns.lock_timeout)
+    if command == "quota":
+        return QuotaArgs()
     return NoArgs()
 
 

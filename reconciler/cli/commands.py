@@ -20,6 +20,7 @@ from reconciler.cli.args import (
     CompletionArgs,
     EmulatorArgs,
     Invocation,
+    QuotaArgs,
     RunArgs,
     ShowArgs,
     StatePushArgs,
@@ -30,6 +31,7 @@ from reconciler.cli.args import (
 )
 from reconciler.errors import ManifestsInvalid
 from reconciler.operations import ApplyArgs, PlanArgs, Ports
+from reconciler.operations import quota as quota_ops
 from reconciler.operations import state as state_ops
 from reconciler.results import ApplyStatus, CycleResult
 from reconciler.views import (
@@ -41,6 +43,9 @@ from reconciler.views import (
     PlanJson,
     PlanMarkdown,
     PlanView,
+    QuotaHuman,
+    QuotaJson,
+    QuotaView,
     RunHuman,
     RunQuiet,
     RunView,
@@ -142,7 +147,7 @@ class Run:
         # The cycles' limiters, made and read by the gauge, feed /metrics; the board
         # holds what /metrics and /healthz serve.
         gauge = service.LimiterGauge(args.apply.engine.rate.rate)
-        engine = replace(args.apply.engine, limiter_factory=gauge)
+        engine = replace(args.apply.engine, watch_limiter=gauge)
         board = service.Board(
             clock=ports.halt.clock, stale_after=3 * args.loop.interval, rates=gauge
         )
@@ -190,6 +195,17 @@ class State:
             self.view.pulled(state_ops.read(ports))
         else:
             self.view.listed(state_ops.read(ports))
+        return EXIT_OK
+
+
+@dataclass(frozen=True)
+class Quota:
+    """``quota``: who holds what of the shared API quota now."""
+
+    view: QuotaView
+
+    def run(self, context: Context) -> int:
+        self.view.shown(quota_ops.holders(context.ports))
         return EXIT_OK
 
 
@@ -251,6 +267,8 @@ def command_for(invocation: Invocation, streams: Streams | None = None) -> Comma
         return State(args, (StateJson if shown.json else StateHuman)(streams))
     if isinstance(args, CompletionArgs):
         return Completion(args, CompletionView(streams))
+    if isinstance(args, QuotaArgs):
+        return Quota((QuotaJson if shown.json else QuotaHuman)(streams))
     if invocation.command == "version":
         return Version((VersionJson if shown.json else VersionHuman)(streams))
     return Schema(View(streams))

@@ -21,7 +21,19 @@ environment:
   RECONCILER_ENDPOINT  the TRTC API endpoint (--endpoint)
   RECONCILER_LOG_LEVEL the log level (--log-level)
   RECONCILER_MAX_STOPS the blast-radius guard of plan, apply and run (--max-stops)
+  RECONCILER_QUOTA, RECONCILER_QUOTA_GROUP
+                       the shared API quota (--quota, --quota-group)
   NO_COLOR             any value: no colour (--no-color); TERM=dumb too"""
+
+QUOTA = (
+    "share the API quota with the account's other runners through this postgresql:// "
+    "database, or 'off' (env RECONCILER_QUOTA; default: the state's database when the "
+    "state is on PostgreSQL, else off)"
+)
+QUOTA_GROUP = (
+    "the group of runners sharing one quota (env RECONCILER_QUOTA_GROUP; default: one "
+    "per account, named from the credentials without revealing them)"
+)
 
 EXAMPLES: dict[str, tuple[str, ...]] = {
     "reconciler": (
@@ -72,6 +84,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "reconciler run --interval 5m",
         "reconciler run manifests/ --interval 5m --jitter 30s --metrics-addr 0.0.0.0:9100",
         "reconciler run manifests/ --interval 1h --max-stops 50",
+    ),
+    "quota": (
+        "reconciler quota --state 'postgresql://reconciler@db/reconciler'",
+        "reconciler quota --quota 'postgresql://reconciler@db/quota' --json",
     ),
     "schema": (
         "reconciler schema > reconciler.schema.json",

@@ -136,7 +136,14 @@ def _engine_options() -> Parser:
         metavar="DURATION",
         help="give up on one API request after this long (default: 10s)",
     )
+    _add_quota_options(engine)
     return engine
+
+
+def _add_quota_options(parser: Parser) -> None:
+    group = parser.add_argument_group("shared quota")
+    group.add_argument("--quota", metavar="LOCATION", help=texts.QUOTA)
+    group.add_argument("--quota-group", metavar="NAME", help=texts.QUOTA_GROUP)
 
 
 def _lock_options() -> Parser:
@@ -253,6 +260,9 @@ def build_parser() -> Parser:
     _add_apply_command(grammar)
     _add_state_commands(grammar)
     _add_run_command(grammar)
+
+    _add_quota_options(p := grammar.add("quota", "show who holds the shared API quota now"))
+    p.add_argument("--json", action="store_true", help="print one JSON document")
 
     grammar.add("schema", "print the manifest JSON Schema")
     p = grammar.add("version", "print the versions of the tool, the SDK, Python and libyaml")

@@ -21,11 +21,14 @@ from typing import TextIO
 
 import structlog
 
-from reconciler.cli.args import Connection
+from reconciler.cli.args import QUOTA_OFF, Connection, QuotaOptions
 from reconciler.clock import Halt
 from reconciler.logs import add_secrets
 from reconciler.operations import Ports, Prompt, TrtcConnector
-from reconciler.state import StateStore, open_store
+from reconciler.operations.ports import Alone, QuotaPort
+from reconciler.quota import SharedQuotaConnector
+from reconciler.state import STATE_ENV, StateStore, open_store
+from reconciler.state.location import LocationError, PostgresLocation, parse_location
 from reconciler.trtc import parse_endpoint
 from reconciler.views import is_terminal
 from reconciler.views.console import TextSink
@@ -142,7 +145,29 @@ def ports(connection: Connection, *, halt: Halt, prompt: Prompt | None = None) -
         cloud=cloud,
         halt=halt,
         prompt=prompt or TerminalPrompt(halt),
+        quota=quota_port(
+            connection.quota, state=connection.state or connection.environ.get(STATE_ENV)
+        ),
     )
+
+
+def quota_port(options: QuotaOptions, *, state: str | None) -> QuotaPort:
+    """Shared through ``--quota``'s database, else through the state's when it is
+    PostgreSQL; alone with ``--quota off`` or a state file."""
+    if options.location == QUOTA_OFF:
+        return Alone("the shared quota is off (--quota off)")
+    location = options.location or (state if state and _on_postgres(state) else None)
+    if location is None:
+        return Alone("the state is not on PostgreSQL and no shared quota is configured")
+    return SharedQuotaConnector(location, group=options.group, operation=options.operation)
+
+
+def _on_postgres(state: str) -> bool:
+    """Whether ``state`` names a PostgreSQL store (a bad one is the store's to report)."""
+    try:
+        return isinstance(parse_location(state), PostgresLocation)
+    except LocationError:
+        return False
 
 
 def environment() -> dict[str, str]:

@@ -48,12 +48,15 @@ from reconciler.engine.pool import (
     run_pool,
 )
 from reconciler.instant import Instant, due
+from reconciler.ratelimit import LOCAL_QUOTA, Quota
 from reconciler.state import StateStore
 
 log = structlog.get_logger("reconciler.engine")
 
 #: Forgets removed from state in one transaction.
 FORGET_BATCH = 1000
+#: The API whose quota apply's calls draw on.
+STOP_ACTION = "StopStreamIngest"
 
 
 class ApplyObserver(Protocol):
@@ -103,9 +106,11 @@ def apply_plan(
     observer: ApplyObserver,
     halt: Halt,
     settings: EngineSettings | None = None,
+    quota: Quota = LOCAL_QUOTA,
     rand: Callable[[], float] | None = None,
 ) -> ApplyReport:
-    """Carry out ``plan``; see the module docstring for the guarantees."""
+    """Carry out ``plan``, drawing send slots from ``quota``; see the module docstring
+    for the guarantees."""
     settings = settings or EngineSettings()
     clock = halt.clock
     started = clock.monotonic()
@@ -156,6 +161,8 @@ def apply_plan(
             halt=halt,
             meter=meter,
             observer=observer,
+            action=STOP_ACTION,
+            quota=quota,
             rand=rand,
             ready=ready,
         )

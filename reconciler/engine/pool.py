@@ -3,12 +3,14 @@ results handed back to the calling thread in arrival order.
 
 Each worker builds its own API client (the SDK's thread safety is undocumented)
 and draws a send slot from the one rate limiter before every attempt, retries
-included. A permit per call sent and not yet handled by the calling thread keeps
-at most ``parallelism`` calls unhandled, however slow the handler (the state
-commit) is. A fatal error halts the pool's run: no new request starts. After a
-halt, calls still in flight get ``drain_timeout`` seconds; then the drive loop
-returns and whatever finished is handled. A change that is not ``ready`` when a
-worker takes it (a stop whose time has not come) is handed back unsent.
+included; the limiter comes from the quota port — alone, or shared with other
+runners — and hears of every throttled or admitted call. A permit per call sent
+and not yet handled by the calling thread keeps at most ``parallelism`` calls
+unhandled, however slow the handler (the state commit) is. A fatal error halts
+the pool's run: no new request starts. After a halt, calls still in flight get
+``drain_timeout`` seconds; then the drive loop returns and whatever finished is
+handled. A change that is not ``ready`` when a worker takes it (a stop whose time
+has not come) is handed back unsent.
 
 Time comes from the halt's clock, so all of it runs on fake time in tests.
 """
@@ -30,17 +32,18 @@ from reconciler.clock import Halt
 from reconciler.domain import CallError, Change, ErrorClass, LiveStatus
 from reconciler.engine.breaker import Breaker
 from reconciler.errors import CloudCallError
-from reconciler.ratelimit import RateLimiter, RateSettings
+from reconciler.ratelimit import LOCAL_QUOTA, Limiter, Permit, Quota, RateSettings
 
 log = structlog.get_logger("reconciler.engine")
 
 T = TypeVar("T")
 
 
-class LimiterFactory(Protocol):
-    """Makes the rate limiter of one pool run (``RateLimiter`` itself by default)."""
+class LimiterWatch(Protocol):
+    """Shown each pool run's rate limiter as the run starts (``run --metrics-addr``
+    reads their rates and throttles)."""
 
-    def __call__(self, settings: RateSettings, *, clock: Callable[[], float]) -> RateLimiter: ...
+    def __call__(self, limiter: Limiter) -> None: ...
 
 
 class TaskApi(Protocol):
@@ -63,7 +66,7 @@ class EngineSettings:
     progress_interval: float = 0.25
     poll_interval: float = 0.05  # how often the drive loop looks at a halt with no results
     breaker_threshold: int = 20  # connection-level failures in a row that stop the run
-    limiter_factory: LimiterFactory = RateLimiter  # run --metrics-addr reads the ones it makes
+    watch_limiter: LimiterWatch | None = None  # run --metrics-addr reads each run's limiter
 
     def __post_init__(self) -> None:
         if self.parallelism < 1:
@@ -133,7 +136,7 @@ class Pool(Generic[T]):
         *,
         api_factory: Callable[[], TaskApi],
         settings: EngineSettings,
-        limiter: RateLimiter,
+        limiter: Limiter,
         halt: Halt,
         rand: Callable[[], float] | None = None,
         ready: Callable[[Change], bool] | None = None,
@@ -156,18 +159,31 @@ class Pool(Generic[T]):
         self.fatal: CallError | None = None
         self._breaker = Breaker(settings.breaker_threshold)
         self._threads: list[threading.Thread] = []
+        self._workers = 0
+        self._call_time = 0.0  # seconds a call takes, a running average (0: none yet)
 
     def start(self) -> None:
-        count = min(self._settings.parallelism, len(self._todo))
-        for index in range(count):
+        self._workers = min(self._settings.parallelism, len(self._todo))
+        self._spawn()
+
+    def _spawn(self) -> None:
+        """One more worker, up to ``parallelism``. Workers join one at a time, while
+        one waits less for its slot than a call takes (so the workers, not the rate,
+        would be the bottleneck): a shared quota's smaller share needs fewer, and
+        each new worker's first call opens a connection."""
+        with self._lock:
+            if len(self._threads) >= self._workers or not self._todo:
+                return
             thread = threading.Thread(
-                target=self._worker, name=f"reconciler-worker-{index}", daemon=True
+                target=self._worker, name=f"reconciler-worker-{len(self._threads)}", daemon=True
             )
             self._threads.append(thread)
-            thread.start()
+        thread.start()
 
     def alive(self) -> bool:
-        return any(thread.is_alive() for thread in self._threads)
+        with self._lock:
+            threads = list(self._threads)
+        return any(thread.is_alive() for thread in threads)
 
     def handled(self) -> None:
         """The calling thread has handled (committed) one result: a call may start."""
@@ -193,6 +209,7 @@ class Pool(Generic[T]):
 
     def _worker(self) -> None:
         api: TaskApi | None = None
+        cold = True  # this worker's first call opens its connection
         while True:
             self._unhandled.acquire()
             change = self._next()
@@ -205,7 +222,8 @@ class Pool(Generic[T]):
                 else:
                     if api is None:
                         api = self._api_factory()
-                    done = self._attempt(api, change)
+                    done = self._attempt(api, change, cold=cold)
+                    cold = False
             finally:
                 with self._lock:
                     self.in_flight -= 1
@@ -217,19 +235,26 @@ class Pool(Generic[T]):
             self.results.put(done)
             self.result_ready.set()
 
-    def _attempt(self, api: TaskApi, change: Change) -> Done[T] | None:
+    def _attempt(self, api: TaskApi, change: Change, *, cold: bool) -> Done[T] | None:
         """Call until an answer, a final error, or a halt (None: nothing was sent last)."""
         started = self._clock.monotonic()
         attempt = 0
         while True:
-            slot = self._limiter.reserve()
-            if self._halt.wait(slot - self._clock.monotonic()) or self._halt.is_set():
+            permit = self._limiter.reserve(cold=cold and attempt == 0)
+            wait = permit.at - self._clock.monotonic()
+            if permit.booked and wait <= self._call_time:
+                self._spawn()
+            if self._halt.wait(wait) or self._halt.is_set():
                 return None
+            if not self._limiter.confirm(permit):
+                continue  # voided by a congestion event, or no shared slot granted yet
             attempt += 1
+            sent = self._clock.monotonic()
             try:
                 value = self._call(api, change)
             except CloudCallError as exc:
-                delay = self._after_error(exc, attempt, started=started)
+                self._timed(sent)
+                delay = self._after_error(exc, attempt, permit, started=started)
                 if delay is None:
                     return Done(change, None, exc.error, exc.error_class, attempt)
                 log.debug(
@@ -242,15 +267,26 @@ class Pool(Generic[T]):
                 if self._halt.wait(delay):
                     return None
                 continue
-            self._limiter.reward()
+            self._timed(sent)
+            self._limiter.reward(permit)
             self._breaker.answered()
             return Done(change, value, None, None, attempt)
 
-    def _after_error(self, exc: CloudCallError, attempt: int, *, started: float) -> float | None:
+    def _timed(self, sent: float) -> None:
+        """Fold one call's duration into the running average (a fifth per call)."""
+        took = self._clock.monotonic() - sent
+        with self._lock:
+            self._call_time += (took - self._call_time) * (0.2 if self._call_time else 1.0)
+
+    def _after_error(
+        self, exc: CloudCallError, attempt: int, permit: Permit, *, started: float
+    ) -> float | None:
         """Act on a failed attempt; the delay before the next one, or None: give up."""
         error_class = exc.error_class
         if error_class is ErrorClass.THROTTLED:
-            self._limiter.penalize()
+            self._limiter.penalize(permit)
+        elif error_class in (ErrorClass.CONVERGED, ErrorClass.TASK_FAILED):
+            self._limiter.reward(permit)  # the server admitted it: it counts as sent
         stop = exc.error if error_class is ErrorClass.FATAL else None
         if error_class is ErrorClass.UNREACHABLE:
             stop = self._breaker.unreachable(exc.error)
@@ -283,20 +319,28 @@ def run_pool(
     halt: Halt,
     meter: ProgressMeter,
     observer: ProgressObserver | None,
+    action: str,
+    quota: Quota = LOCAL_QUOTA,
     rand: Callable[[], float] | None = None,
     ready: Callable[[Change], bool] | None = None,
 ) -> CallError | None:
-    """One call per change on a fresh pool, under a halt of its own; the fatal error, if any.
+    """One call per change on a fresh pool, under a halt of its own, drawing its slots
+    from ``quota`` (for the API ``action``); the fatal error, if any.
 
     ``ready`` is asked of each change just before its call: one that is not is
     handed back, unsent, as a ``Done`` with ``not_ready``."""
-    with halt.child() as run_halt:
+    with (
+        halt.child() as run_halt,
+        quota.limiter(settings.rate, clock=halt.clock, action=action) as limiter,
+    ):
+        if settings.watch_limiter is not None:
+            settings.watch_limiter(limiter)
         pool: Pool[T] = Pool(
             changes,
             call,
             api_factory=api_factory,
             settings=settings,
-            limiter=settings.limiter_factory(settings.rate, clock=halt.clock.monotonic),
+            limiter=limiter,
             halt=run_halt,
             rand=rand,
             ready=ready,

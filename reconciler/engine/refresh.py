@@ -20,8 +20,12 @@ from reconciler.engine.pool import (
     TaskApi,
     run_pool,
 )
+from reconciler.ratelimit import LOCAL_QUOTA, Quota
 
 log = structlog.get_logger("reconciler.engine")
+
+#: The API whose quota refresh's calls draw on (each API has a quota of its own).
+DESCRIBE_ACTION = "DescribeStreamIngest"
 
 
 @dataclass(frozen=True)
@@ -39,9 +43,10 @@ def refresh(
     halt: Halt,
     settings: EngineSettings | None = None,
     observer: ProgressObserver | None = None,
+    quota: Quota = LOCAL_QUOTA,
 ) -> RefreshReport:
     """Ask DescribeStreamIngest for each ``stop`` and ``wait`` change (rate-limited
-    like apply)."""
+    like apply, its slots drawn from ``quota``)."""
     settings = settings or EngineSettings()
     stops = [c for c in changes if c.action in (Action.STOP, Action.WAIT)]
     live: dict[str, LiveStatus] = {}
@@ -72,6 +77,8 @@ def refresh(
             halt=halt,
             meter=meter,
             observer=observer,
+            action=DESCRIBE_ACTION,
+            quota=quota,
         )
     return RefreshReport(
         live=live,

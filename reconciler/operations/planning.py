@@ -58,12 +58,14 @@ def plan(args: PlanArgs, ports: Ports, ui: ProgressObserver | None = None) -> Pl
 def _refreshed(the_plan: Plan, args: PlanArgs, ports: Ports, ui: ProgressObserver | None) -> Plan:
     if not any(change.action in (Action.STOP, Action.WAIT) for change in the_plan.changes):
         return the_plan
+    link = ports.cloud.connect()
     report = refresh(
         the_plan.changes,
-        api_factory=ports.cloud.connect(),
+        api_factory=link.api_factory,
         halt=ports.halt,
         settings=args.engine,
         observer=ui,
+        quota=ports.quota.for_account(link.account),
     )
     if report.fatal is not None:
         raise CloudFatalError(describe_fatal(report.fatal))

@@ -1,9 +1,10 @@
 """The ports an operation runs against, injected by the command line (or a test).
 
 ``Ports`` bundles them: the state store (opened on demand, closed by the
-operation), the cloud (credentials resolved on first need), the confirmation
-prompt, and the halt, which carries the clock every wait goes through. An
-operation touches the outside world only through these.
+operation), the cloud (credentials resolved on first need), the API quota (alone,
+or shared with the other runners of the account), the confirmation prompt, and the
+halt, which carries the clock every wait goes through. An operation touches the
+outside world only through these.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from typing import Protocol
 from reconciler.clock import SYSTEM_CLOCK, Clock, Halt
 from reconciler.credentials import CredentialOptions, CredentialSource, resolve
 from reconciler.engine import TaskApi
+from reconciler.errors import UsageError
+from reconciler.quota.report import GroupReport
+from reconciler.ratelimit import LOCAL_QUOTA, Quota
 from reconciler.state import StateStore, current_holder
 from reconciler.trtc import ClientSettings, Endpoint, TrtcApi, load_sdk
 
@@ -34,12 +38,50 @@ class Prompt(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class CloudLink:
+    """The way to TRTC, once credentials are resolved."""
+
+    api_factory: Callable[[], TaskApi]  # one client per worker
+    #: Whose credentials these are (a SecretId or a role ARN, not a secret): runners
+    #: of one account share a quota group by default, named from a hash of it.
+    account: str
+
+
 class CloudConnector(Protocol):
     """Opens the way to TRTC: credentials resolved once, a client factory per worker."""
 
-    def connect(self) -> Callable[[], TaskApi]:
-        """A factory of per-worker API clients; ``CloudSetupError`` if it cannot be had."""
+    def connect(self) -> CloudLink:
+        """The client factory and the account; ``CloudSetupError`` if they cannot be had."""
         ...
+
+
+class QuotaPort(Protocol):
+    """The API quota of an account, as runs of this process share it."""
+
+    def for_account(self, account: str) -> Quota:
+        """The quota runs for ``account`` (``CloudLink.account``) draw on."""
+        ...
+
+    def holders(self, group: str | None) -> list[GroupReport]:
+        """Who holds what now, in every group or in ``group``; ``ReconcilerError``."""
+        ...
+
+
+@dataclass(frozen=True)
+class Alone:
+    """No coordination: every run paces itself (and backs off when throttled)."""
+
+    why: str = "no shared quota is configured"
+
+    def for_account(self, account: str) -> Quota:
+        return LOCAL_QUOTA
+
+    def holders(self, group: str | None) -> list[GroupReport]:
+        raise UsageError(
+            f"{self.why}: pass --quota postgresql://… (or set RECONCILER_QUOTA), "
+            "or keep the state on PostgreSQL"
+        )
 
 
 @dataclass(frozen=True)
@@ -77,7 +119,7 @@ class TrtcConnector:
                 )
             return self._resolved[0]
 
-    def connect(self) -> Callable[[], TaskApi]:
+    def connect(self) -> CloudLink:
         source = self.source()
         load_sdk()
         settings = ClientSettings(
@@ -86,7 +128,7 @@ class TrtcConnector:
             request_timeout=self.request_timeout,
             origin=source.origin,
         )
-        return lambda: TrtcApi(settings)
+        return CloudLink(lambda: TrtcApi(settings), source.identity)
 
 
 class NoPrompt:
@@ -106,6 +148,7 @@ class Ports:
     cloud: CloudConnector
     halt: Halt
     prompt: Prompt = field(default_factory=NoPrompt)
+    quota: QuotaPort = field(default_factory=Alone)
 
     @contextlib.contextmanager
     def store(self) -> Iterator[StateStore]:

@@ -45,6 +45,7 @@ from reconciler.operations.inputs import (
 )
 from reconciler.operations.ports import Ports
 from reconciler.planner import make_plan, stop_budget
+from reconciler.ratelimit import LOCAL_QUOTA
 from reconciler.results import ApplyResult, ApplyStatus
 from reconciler.state import StateStore
 
@@ -150,15 +151,16 @@ def _apply(
     plan: Plan, store: StateStore, args: ApplyArgs, ports: Ports, ui: ReconcileUI
 ) -> ApplyReport:
     has_stops = any(change.action is Action.STOP for change in plan.changes)
-    api_factory = ports.cloud.connect() if has_stops else _no_api
+    link = ports.cloud.connect() if has_stops else None
     try:
         report = apply_plan(
             plan,
             store=store,
-            api_factory=api_factory,
+            api_factory=link.api_factory if link is not None else _no_api,
             observer=ui,
             halt=ports.halt,
             settings=args.engine,
+            quota=ports.quota.for_account(link.account) if link is not None else LOCAL_QUOTA,
         )
     except StateError as exc:
         raise StateError(f"state write failed, the run stopped: {exc}") from exc

@@ -11,6 +11,7 @@ from reconciler.views.base import JsonView, Streams, View, is_terminal
 from reconciler.views.console import Console, TerminalTraits, open_console
 from reconciler.views.markdown import PlanMarkdown
 from reconciler.views.plan import PlanHuman, PlanJson
+from reconciler.views.quota import QuotaHuman, QuotaJson, QuotaView
 from reconciler.views.run import RunHuman, RunQuiet, RunView
 from reconciler.views.state import StateHuman, StateJson
 from reconciler.views.validate import ValidateHuman, ValidateJson, ValidateView
@@ -28,6 +29,9 @@ __all__ = [
     "PlanJson",
     "PlanMarkdown",
     "PlanView",
+    "QuotaHuman",
+    "QuotaJson",
+    "QuotaView",
     "RunHuman",
     "RunQuiet",
     "RunView",
