@@ -18,7 +18,7 @@ import shlex
 import signal
 import subprocess
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -177,21 +177,6 @@ def all_blocks() -> tuple[Block, ...]:
 def all_spans() -> tuple[Span, ...]:
     """Every inline code span of README.md and docs/ (read once per test process)."""
     return tuple(span for file, text in documents().items() for span in spans(file, text))
-
-
-def words(line: str) -> Iterator[list[str]]:
-    """The simple commands of one logical shell line, as words (operators cut)."""
-    lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
-    lexer.whitespace_split = True
-    lexer.commenters = "#"
-    current: list[str] = []
-    for token in [*lexer, ";"]:
-        if re.fullmatch(r"[();<>|&]+", token):
-            if current:
-                yield current
-            current = []
-        else:
-            current.append(token)
 
 
 # --- running a block ----------------------------------------------------------------
