@@ -42,7 +42,8 @@ NOT_RUN: dict[tuple[str, str], str] = {
         "runs this install and test_install_commands.py checks the commands"
     ),
     ("README.md", "python benchmarks/bench_apply.py --tasks 600"): (
-        "benchmarks run for minutes to measure speed: by hand, not in the suite"
+        "benchmarks run for minutes to measure speed: by hand at full size; "
+        "test_benchmarks_run.py runs each one at a small size"
     ),
     ("docs/production.md", "git tag v0.1.0 && git push origin v0.1.0"): "publishes a release",
     ("docs/production.md", "docker build -t ghcr.io/your-org/trtc-ingest-reconciler:0.1.0 ."): (
