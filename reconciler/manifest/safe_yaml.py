@@ -88,8 +88,9 @@ class _CountsNodes:
         return sys.maxsize - operator.length_hint(self._steps)
 
 
-# (misc: the hooks' types are not those of the resolver methods they stand in for.)
-class _PureComposer(_CountsNodes, yaml.SafeLoader):  # type: ignore[misc]
+# (misc: the hooks' types are not those of the resolver methods they stand in for, with
+# recent types-PyYAML; its floor, 6.0.12.7, sees no conflict here: unused-ignore.)
+class _PureComposer(_CountsNodes, yaml.SafeLoader):  # type: ignore[misc,unused-ignore]
     """PyYAML's own parser and composer with SafeLoader's tags."""
 
 
