@@ -1,17 +1,20 @@
 """State documents a hostile user pushes: every field a store keeps is checked
 before any store sees it, so SQLite and PostgreSQL refuse the same documents (a NUL
 was kept by one and refused by the other) and no record carries a time that is not
-one."""
+one; and a SQLite state that is not a file."""
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from reconciler.errors import StateDocumentError
+from reconciler.errors import StateDocumentError, StoreUnavailable
 from reconciler.operations.inputs import snapshot_from_json
+from reconciler.state import open_store
 
 
 def document(lineage: object = "lineage-1", **record: object) -> dict[str, Any]:
@@ -53,3 +56,19 @@ def test_fields_no_store_could_keep_the_same_are_refused(
     lineage = changes.pop("lineage", "lineage-1")
     with pytest.raises(StateDocumentError, match=re.escape(message)):
         snapshot_from_json(document(lineage, **changes), "d.json")
+
+
+@pytest.mark.timeout(20)
+def test_a_sqlite_state_that_is_a_fifo_or_a_device_is_refused_by_name(tmp_path: Path) -> None:
+    # A device read as an empty database showed an empty state (and a write failed
+    # with "disk I/O error"); a FIFO failed with that too.
+    fifo = tmp_path / "state.fifo"
+    os.mkfifo(fifo)
+    for location in (str(fifo), "/dev/null"):
+        store = open_store(location)
+        try:
+            for attempt in (store.read, store.check_writable):
+                with pytest.raises(StoreUnavailable, match="is not a regular file"):
+                    attempt()
+        finally:
+            store.close()
