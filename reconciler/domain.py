@@ -341,6 +341,18 @@ def _str(doc: Mapping[str, object], key: str) -> str:
 MAX_TEXT_CHARS = 4096
 
 
+def printable(text: str) -> str:
+    """``text`` with control and format characters escaped (``\\n``, ``\\x1b``,
+    ``\\u202e``): a file name is shown as it is, but a newline or an escape sequence in
+    it must not break a line, a Markdown code block or the terminal."""
+    if all(unicodedata.category(c) not in ("Cc", "Cf") for c in text):
+        return text
+    return "".join(
+        c.encode("unicode_escape").decode("ascii") if unicodedata.category(c) in ("Cc", "Cf") else c
+        for c in text
+    )
+
+
 def check_text(value: str, what: str) -> str:
     """``value`` if every store can keep it and a terminal can show it: no control
     characters (PostgreSQL refuses NUL, SQLite keeps it), at most ``MAX_TEXT_CHARS``."""
@@ -461,7 +473,7 @@ class Problem:
     hint: str | None = None
 
     def __str__(self) -> str:
-        text = f"{self.file}:{self.line}:{self.col}: {self.message}"
+        text = f"{printable(self.file)}:{self.line}:{self.col}: {self.message}"
         if self.hint is None:
             return text
         if self.hint.startswith("did you mean"):
