@@ -30,3 +30,16 @@ def test_a_hostile_file_name_is_shown_escaped(tmp_path: Path) -> None:
         assert "\n# pwned" not in output and "\x1b" not in output
     fences = [line for line in markdown.stdout.splitlines() if line.startswith("```")]
     assert fences == ["```diff", "```"]  # the file name opened or closed none
+
+
+def test_addresses_state_rm_and_show_cannot_find_are_shown_escaped(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    many = [f"1400000001/t{index}" for index in range(12)]
+    for command in (
+        ["state", "rm", "1/a\x1b[2J", "1/" + "b" * 100_000, *many],
+        ["state", "show", "1/a\x1b[2J"],
+    ):
+        result = reconciler(*command, env=env, cwd=tmp_path)
+        assert result.returncode == 1
+        assert "\x1b" not in result.stderr and "not in the state" in result.stderr
+        assert len(result.stderr) < 1000
