@@ -13,7 +13,8 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from reconciler.instant import Instant, InvalidTime, parse_time
+from reconciler.instant import Instant
+from reconciler.text import check_text, check_time, printable
 
 #: The regions TRTC's ``StopStreamIngest`` is documented for: the union of the
 #: international site's list and the China site's list.
@@ -308,13 +309,6 @@ class Record:
         request_id = doc.get("requestId")
         if request_id is not None and not isinstance(request_id, str):
             raise TypeError("requestId must be a string or null")
-        if request_id is not None:
-            check_text(request_id, "requestId")
-        time = _str(doc, "time")
-        try:
-            parse_time(time)
-        except InvalidTime as exc:
-            raise ValueError(f"time {shown(time)} {exc.reason}") from None
         outcome = Outcome(_str(doc, "outcome"))
         if not outcome.recorded:
             raise ValueError(f"outcome {outcome.value!r} is never recorded in state")
@@ -324,8 +318,8 @@ class Record:
             task_id=task_id,
             region=check_region(doc["region"]),
             outcome=outcome,
-            request_id=request_id,
-            time=time,
+            request_id=None if request_id is None else check_text(request_id, "requestId"),
+            time=check_time(_str(doc, "time"), "time"),
             source=check_text(_str(doc, "source"), "source"),
         )
 
@@ -334,32 +328,6 @@ def _str(doc: Mapping[str, object], key: str) -> str:
     value = doc[key]
     if not isinstance(value, str):
         raise TypeError(f"{key} must be a string")
-    return value
-
-
-#: The longest free text a state or plan document may carry in one field.
-MAX_TEXT_CHARS = 4096
-
-
-def printable(text: str) -> str:
-    """``text`` with control and format characters escaped (``\\n``, ``\\x1b``,
-    ``\\u202e``): a file name is shown as it is, but a newline or an escape sequence in
-    it must not break a line, a Markdown code block or the terminal."""
-    if all(unicodedata.category(c) not in ("Cc", "Cf") for c in text):
-        return text
-    return "".join(
-        c.encode("unicode_escape").decode("ascii") if unicodedata.category(c) in ("Cc", "Cf") else c
-        for c in text
-    )
-
-
-def check_text(value: str, what: str) -> str:
-    """``value`` if every store can keep it and a terminal can show it: no control
-    characters (PostgreSQL refuses NUL, SQLite keeps it), at most ``MAX_TEXT_CHARS``."""
-    if len(value) > MAX_TEXT_CHARS:
-        raise ValueError(f"{what} is longer than {MAX_TEXT_CHARS:,} characters")
-    if any(unicodedata.category(c) == "Cc" for c in value):
-        raise ValueError(f"{what} {shown(value)} holds a control character")
     return value
 
 

@@ -37,7 +37,6 @@ from reconciler.domain import (
     SDK_APP_ID_MIN,
     DesiredTask,
     format_address,
-    printable,
     task_id_ok,
     task_id_problem,
 )
@@ -54,6 +53,7 @@ from reconciler.manifest.safe_yaml import (
     TIMESTAMP,
     shown_tag,
 )
+from reconciler.text import printable
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,6 @@ from reconciler.domain import (
     Record,
     StateSnapshot,
     check_serial,
-    check_text,
     parse_address,
 )
 from reconciler.errors import (
@@ -37,6 +36,7 @@ from reconciler.instant import Instant
 from reconciler.manifest import LoadResult, load_manifests
 from reconciler.planner import plan_from_json
 from reconciler.reading import read_json
+from reconciler.text import check_text
 
 DEFAULT_PATHS = ("manifests",)
 
