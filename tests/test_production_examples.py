@@ -6,7 +6,8 @@ Dockerfile keep their safety properties; every ``reconciler …`` command in the
 parses with the real CLI parser, so a renamed or removed flag breaks this test
 rather than a user's pipeline; the example manifests validate; and the metric
 names the alerts use are the ones the run loop writes. The CI examples are checked
-in test_ci_examples.py, every install command in test_install_commands.py.
+in test_ci_examples.py, every install command in test_install_commands.py, the
+commands docs/production.md shows in test_docs_commands.py.
 """
 
 from __future__ import annotations
@@ -40,7 +41,6 @@ from tests.examples_support import (
     image_user,
     image_workdir,
     one_doc,
-    reconciler_argvs,
     yaml_docs,
 )
 
@@ -268,23 +268,6 @@ def test_dockerfile_installs_the_postgres_extra_and_bakes_in_no_secret() -> None
 
 
 # --- docs and metrics -------------------------------------------------------------------
-
-
-def _docs_commands() -> list[list[str]]:
-    text = DOCS.read_text(encoding="utf-8")
-    argvs = []
-    for block in re.findall(r"```(?:sh|bash|shell)\n(.*?)```", text, flags=re.S):
-        argvs.extend(reconciler_argvs(block))
-    for span in re.findall(r"`(reconciler [^`]+)`", text):
-        argvs.extend(reconciler_argvs(span))
-    return argvs
-
-
-def test_docs_commands_parse() -> None:
-    argvs = _docs_commands()
-    assert len(argvs) >= 12
-    for argv in argvs:
-        assert_parses(argv, DOCS.name)
 
 
 def test_docs_cover_the_exit_codes() -> None:

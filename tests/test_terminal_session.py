@@ -66,7 +66,7 @@ def test_apply_of_hundreds_of_tasks_prints_each_once(
             assert "InvalidParameter.TaskId: " in rows[0]
     assert assert_progress_alone(capture) > 0
     assert after[-1].startswith(
-        "Apply finished with failures 300 stopped, 0 already stopped, 3 failed"
+        "Apply finished with failures: 300 stopped, 0 already stopped, 3 failed"
     )
     assert b"\x1b[31m" in capture.raw and b"\x1b[32m" in capture.raw  # red failures, green stops
     assert not [row for row in after if "[info" in row or '"level"' in row], "info logs shown"

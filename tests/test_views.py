@@ -87,7 +87,7 @@ def test_apply_human_prints_each_outcome_and_the_summary() -> None:
     assert "  - 1400000001/task-a  stopped          RequestId req-1\n" in out
     assert "  - 1400000001/task-a  failed           InvalidParameter.TaskId: no such task\n" in out
     assert "\x1b" not in out  # no colour off a terminal
-    assert "Apply finished with failures 1 stopped" in out
+    assert "Apply finished with failures: 1 stopped" in out
 
 
 def test_apply_human_declined() -> None:

@@ -140,11 +140,11 @@ class ApplyHuman(OutcomeView):
 
 def _head(report: ApplyReport) -> tuple[str, str]:
     if report.fatal is not None:
-        return "Apply stopped", "red"
+        return "Apply stopped:", "red"
     if report.interrupted:
-        return "Apply interrupted", "yellow"
+        return "Apply interrupted:", "yellow"
     if report.failed:
-        return "Apply finished with failures", "red"
+        return "Apply finished with failures:", "red"
     return "Apply complete!", "green"
 
 
