@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from reconciler.instant import Instant
+from reconciler.text import check_text, check_time, printable
 
 #: The regions TRTC's ``StopStreamIngest`` is documented for: the union of the
 #: international site's list and the China site's list.
@@ -317,9 +318,9 @@ class Record:
             task_id=task_id,
             region=check_region(doc["region"]),
             outcome=outcome,
-            request_id=request_id,
-            time=_str(doc, "time"),
-            source=_str(doc, "source"),
+            request_id=None if request_id is None else check_text(request_id, "requestId"),
+            time=check_time(_str(doc, "time"), "time"),
+            source=check_text(_str(doc, "source"), "source"),
         )
 
 
@@ -440,7 +441,7 @@ class Problem:
     hint: str | None = None
 
     def __str__(self) -> str:
-        text = f"{self.file}:{self.line}:{self.col}: {self.message}"
+        text = f"{printable(self.file)}:{self.line}:{self.col}: {self.message}"
         if self.hint is None:
             return text
         if self.hint.startswith("did you mean"):

@@ -56,6 +56,10 @@ class Unreadable(InputError):
         self.reason = reason
 
 
+class Missing(Unreadable):
+    """An input that is not there at all (no such file)."""
+
+
 class InputTooLarge(Unreadable):
     """An input past its size limit; ``size`` is how much was seen (at least)."""
 
@@ -88,7 +92,7 @@ def read_bytes(
     try:
         fd = os.open(path, _FLAGS)
     except FileNotFoundError as exc:
-        raise Unreadable(path, what, _reason(exc), message=f"{path}: no such {what}") from None
+        raise Missing(path, what, _reason(exc), message=f"{path}: no such {what}") from None
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
         raise Unreadable(path, what, _reason(exc)) from None
     try:

@@ -152,3 +152,22 @@ def test_when_the_board_stops_answering_it_goes_on_alone_with_one_warning() -> N
     assert share <= limiter.current_rate < share + 1  # from its last share, probing up
     permit = limiter.reserve()
     assert permit.booked and limiter.confirm(permit)
+
+
+def test_a_runner_frozen_and_resumed_rejoins_its_schedule_instead_of_going_alone() -> None:
+    # SIGSTOP / SIGCONT, a suspended VM: the whole process stood still, heartbeat
+    # thread included, while the board went on (and dealt its share to the others).
+    # Going alone on waking would send at its old share beside them: over the quota.
+    clock = FakeClock(start=10.0)
+    membership = Membership(FixedBoard(clock), ME, clock=clock)
+    limiter = SharedLimiter(membership, RateSettings(), clock=clock, grace=GRACE)
+    membership.beat()
+    assert limiter.reserve().booked
+    clock.advance(3.0)  # frozen: nothing ran
+    with capture_logs() as logs:
+        assert not limiter.reserve().booked  # a worker woke first: it waits for news
+        clock.advance(0.05)
+        membership.beat()  # the heartbeat thread, awake too, renews the lease
+        permit = limiter.reserve()
+    assert not limiter.alone and not logs
+    assert permit.booked

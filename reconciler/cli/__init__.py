@@ -44,7 +44,9 @@ def main(
         pending = early_signal()
         return _serve_emulator(invocation.args) if pending is None else 128 + pending
     shown = invocation.presentation
-    console = open_console(TerminalTraits(no_color=shown.no_color, dumb=shown.dumb))
+    halt = Halt()
+    traits = TerminalTraits(no_color=shown.no_color, dumb=shown.dumb)
+    console = open_console(traits, give_up=halt.is_set)
     configure_logging(
         fmt=shown.log_format,
         level=shown.log_level,
@@ -60,7 +62,6 @@ def main(
         terminal=console.out_is_terminal,
     )
     command = commands.command_for(invocation, streams)
-    halt = Halt()
     with wiring.Signals(halt).installed(pending=early_signal) as signals:
         if halt.is_set():  # stopped while starting up: nothing began, nothing to finish
             # ``run`` is a service: any stop on a signal is a clean one.

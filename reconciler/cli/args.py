@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from reconciler.backoff import RetryPolicy
+from reconciler.cli.values import whole_text
 from reconciler.credentials import CredentialOptions
 from reconciler.engine import EngineSettings
 from reconciler.errors import UsageError
@@ -193,6 +194,9 @@ def _quota_options(
 ) -> QuotaOptions:
     if command not in (*_CLOUD_COMMANDS, "quota"):
         return QuotaOptions()
+    for flag, given in (("--quota", ns.quota), ("--quota-group", ns.quota_group)):
+        if given is not None and not given.strip():  # said, and said as nothing: a mistake
+            raise UsageError(f"{flag} is empty: give a value, or leave the option out")
     location = ns.quota or environ.get("RECONCILER_QUOTA") or None
     if location is not None and location.strip().lower() == QUOTA_OFF:
         location = QUOTA_OFF
@@ -222,9 +226,10 @@ def _max_stops(ns: argparse.Namespace, environ: Mapping[str, str]) -> int | None
     text = environ.get("RECONCILER_MAX_STOPS", "").strip()
     if not text:
         return None
-    if not text.isdecimal() or not text.isascii():
+    value = whole_text(text)
+    if value is None:
         raise UsageError(f"RECONCILER_MAX_STOPS={text!r}: expected a whole number (0 or more)")
-    return int(text)
+    return value
 
 
 def _check_quota_location(location: str) -> None:

@@ -15,12 +15,21 @@ from reconciler.service import parse_listen_address
 MAX_DURATION = 366 * 24 * 3600.0
 #: The slowest --rate: one request every 100 seconds.
 MIN_RATE = 0.01
+#: The fastest --rate: far past any TRTC quota, and small enough for the limiter to
+#: keep a slot per request of its window.
+MAX_RATE = 10_000.0
+#: Numbers as people type them in ASCII. ``int`` and ``float`` also take other
+#: scripts' digits (``٣``, ``３``) and ``1_000``; the environment variables never did.
+_INTEGER = re.compile(r"[0-9]+", re.ASCII)
+_DECIMAL = re.compile(r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
 
 
 def parse_duration(text: str) -> float:
     """'90', '90s', '5m', '1h30m' → seconds, at most ``MAX_DURATION``."""
     match = re.fullmatch(
-        r"\s*(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?\s*", text
+        r"\s*(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?\s*",
+        text,
+        flags=re.ASCII,
     )
     if not text.strip() or match is None or not any(match.groups()):
         raise argparse.ArgumentTypeError(f"invalid duration {text!r} (examples: 30s, 5m, 1h30m)")
@@ -48,21 +57,28 @@ def whole_number(text: str) -> int:
     return _whole(text, at_least=0)
 
 
+def whole_text(text: str) -> int | None:
+    """The whole number ``text`` spells in ASCII digits (spaces around allowed); None
+    if it spells none. The one reading of counts, for flags and environment alike."""
+    stripped = text.strip()
+    return int(stripped) if _INTEGER.fullmatch(stripped) else None
+
+
 def _whole(text: str, *, at_least: int) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    value = whole_text(text)
+    if value is None and _INTEGER.fullmatch(text.strip().removeprefix("-")):
+        value = int(text)  # a negative number: said below as too small
+    if value is None:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
     if value < at_least:
         raise argparse.ArgumentTypeError(f"must be at least {at_least}, got {value}")
     return value
 
 
 def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not _DECIMAL.fullmatch(text.strip().removeprefix("-")):
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}")
+    value = float(text)
     if not value > 0 or value != value or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
     return value
@@ -74,6 +90,8 @@ def rate_value(text: str) -> float:
         raise argparse.ArgumentTypeError(
             f"must be at least {MIN_RATE:g} (one request every {1 / MIN_RATE:g} s), got {text!r}"
         )
+    if value > MAX_RATE:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_RATE:,.0f}, got {text!r}")
     return value
 
 

@@ -89,8 +89,9 @@ class Signals:
         if self.received is not None:  # a second signal: stop now
             os._exit(EXIT_SIGNAL[signum])
         self.received = signum
-        log.warning("signal received: finishing in-flight calls", signal=signum.name)
+        # The halt first: the log line waits for stderr, which may never drain.
         self.halt.set()
+        log.warning("signal received: finishing in-flight calls", signal=signum.name)
 
     def exit_code(self) -> int:
         """The exit code of a run this signal interrupted (130 / 143)."""

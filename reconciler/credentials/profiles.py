@@ -24,6 +24,7 @@ with a secret in the message.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from pathlib import Path
 
 from reconciler.domain import CallError, ErrorClass
 from reconciler.errors import CloudCallError, CloudSetupError
+from reconciler.reading import Missing, Unreadable, json_depth, read_bytes
 
 DEFAULT_PROFILE = "default"
 PROFILE_ENVIRONMENT = ("TENCENTCLOUD_PROFILE", "TCCLI_PROFILE")
@@ -42,6 +44,10 @@ REFRESH_HINTS = {
     "oauth": "tccli auth login --profile {name}",
 }
 _MAX_FILE_BYTES = 64 * 1024
+#: tccli's files nest one level; anything deeper is not one of them.
+_MAX_DEPTH = 8
+#: The latest expiry taken as a time (9999-12-31); past it, or not finite, it is garbage.
+_LATEST_EXPIRY = 253_402_300_799.0
 
 
 @dataclass(frozen=True)
@@ -93,17 +99,19 @@ def read_profile(name: str, directory: Path) -> TccliProfile | None:
     """Profile ``name`` from ``directory``; None when it has no credential file."""
     path = profile_path(name, directory)
     try:
-        with path.open("rb") as handle:
-            raw = handle.read(_MAX_FILE_BYTES + 1)
-    except FileNotFoundError:
+        # A regular file only: a FIFO no one writes would hang the run, unkillably.
+        raw = read_bytes(
+            str(path), limit=_MAX_FILE_BYTES, what="credential file", regular_only=True
+        )
+    except Missing:
         return None
-    except OSError as exc:
-        raise CloudSetupError(f"cannot read profile {name!r} ({path}): {exc.strerror}") from None
-    if len(raw) > _MAX_FILE_BYTES:
-        raise CloudSetupError(f"profile {name!r} ({path}) is too large for a credential file")
+    except Unreadable as exc:
+        raise CloudSetupError(f"cannot read profile {name!r} ({path}): {exc.reason}") from None
     try:
+        if json_depth(raw) > _MAX_DEPTH:
+            raise ValueError("nested too deeply")
         document = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError too
         # The parser's message could quote the file's content: a secret. Say where only.
         raise CloudSetupError(
             f"profile {name!r} ({path}) is not JSON; rewrite it with `tccli configure "
@@ -143,7 +151,12 @@ def _profile(name: str, path: Path, document: dict[str, object]) -> TccliProfile
 def _expiry(value: object, *, name: str, path: Path) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or not 0 <= value <= _LATEST_EXPIRY
+    ):
         raise CloudSetupError(f"profile {name!r} ({path}): expiresAt is not a Unix time")
     return float(value)
 

@@ -10,7 +10,9 @@ every credential renews the same way.
 
 from __future__ import annotations
 
+import configparser
 import json
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -21,6 +23,7 @@ from reconciler.clock import Clock, rfc3339
 from reconciler.credentials import instance, profiles, sts
 from reconciler.credentials.renewing import Issued, RenewingCredential
 from reconciler.errors import CloudSetupError
+from reconciler.reading import Unreadable, read_bytes
 from reconciler.trtc import SigningCredential
 
 TOKEN_ENVIRONMENT = ("TENCENTCLOUD_TOKEN", "TENCENTCLOUD_SECURITY_TOKEN")
@@ -38,6 +41,8 @@ ROLE_ARN = re.compile(r"^qcs::cam::uin/\d+:(?:roleName|role)/\S+$")
 SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,128}$", re.ASCII)
 _METADATA_PROBE_TIMEOUT = 2.0
 _MAX_TOKEN_BYTES = 64 * 1024
+#: Where the SDK's ``ProfileCredential`` looks, in its order.
+SDK_PROFILE_FILES = ("~/.tencentcloud/credentials", "/etc/tencentcloud/credentials")
 
 
 @dataclass(frozen=True)
@@ -182,20 +187,19 @@ def read_web_identity_token(path: Path) -> str:
     """The OIDC token in ``path``: the raw token (what CI systems and TKE write), or the
     Terraform provider's ``{"web_identity_token": "…"}``."""
     try:
-        with path.open("rb") as handle:
-            raw = handle.read(_MAX_TOKEN_BYTES + 1)
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise CloudSetupError(f"cannot read web identity token file {path}: {reason}") from None
+        # A regular file only: a FIFO no one writes would hang the run, unkillably.
+        raw = read_bytes(str(path), limit=_MAX_TOKEN_BYTES, what="token file", regular_only=True)
+    except Unreadable as exc:
+        raise CloudSetupError(f"cannot read web identity token file {path}: {exc.reason}") from None
     text = raw.decode("utf-8", "replace").strip()
     if text.startswith("{"):
         try:
             document: Any = json.loads(text)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             document = None
         value = document.get("web_identity_token") if isinstance(document, dict) else None
         text = value.strip() if isinstance(value, str) else ""
-    if not text or len(raw) > _MAX_TOKEN_BYTES:
+    if not text:
         raise CloudSetupError(f"web identity token file {path} holds no token")
     return text
 
@@ -228,7 +232,7 @@ def _profile(context: Context, name: str, *, required: bool) -> Found | None:
             raise CloudSetupError(f"{origin} says to use the CVM role, but no CVM role answered")
         return replace(role, origin=f"{origin}: {role.origin}", profile=profile)
     assert profile.secret_id is not None and profile.secret_key is not None
-    _check_keys(profile.secret_id, profile.secret_key, where=origin)
+    _check_keys(profile.secret_id, profile.secret_key, where=origin, token=profile.token)
     if profile.expires_at is None:
         issued = Issued(profile.secret_id, profile.secret_key, profile.token)
         credential = context.renewing(lambda: issued, origin)
@@ -269,8 +273,9 @@ def environment(context: Context) -> Found | None:
     if secret_id is None or secret_key is None:
         return None
     where = "TENCENTCLOUD_SECRET_ID / TENCENTCLOUD_SECRET_KEY"
-    _check_keys(secret_id, secret_key, where=where)
-    issued = Issued(secret_id, secret_key, _environment_token(context))
+    token = _environment_token(context)
+    _check_keys(secret_id, secret_key, where=where, token=token)
+    issued = Issued(secret_id, secret_key, token)
     return Found(context.renewing(lambda: issued, "environment"), "environment", secret_id)
 
 
@@ -281,12 +286,24 @@ def _environment_token(context: Context) -> str | None:
 def sdk_profile_file(context: Context) -> Found | None:
     from tencentcloud.common.credential import ProfileCredential
 
-    found = ProfileCredential().get_credential()
+    origin = "the SDK profile file (~/.tencentcloud/credentials or /etc/tencentcloud/credentials)"
+    # The file the SDK would read (the first that exists), checked before it reads it:
+    # a FIFO would hang it, and its parser's errors are tracebacks.
+    path = next((p for p in map(os.path.expanduser, SDK_PROFILE_FILES) if os.path.exists(p)), None)
+    if path is not None and not os.path.isfile(path):
+        raise CloudSetupError(f"{origin}: {path} is not a regular file")
+    try:
+        found = ProfileCredential().get_credential()
+    except (configparser.Error, UnicodeDecodeError, OSError) as exc:
+        # Name the kind of fault only: the parser's messages quote the file's lines.
+        raise CloudSetupError(
+            f"{origin}: {path} is not an INI file the SDK can read ({type(exc).__name__})"
+        ) from None
     if found is None:
         return None
-    origin = "the SDK profile file (~/.tencentcloud/credentials or /etc/tencentcloud/credentials)"
-    _check_keys(found.secret_id, found.secret_key, where=origin)
-    issued = Issued(found.secret_id, found.secret_key, _environment_token(context))
+    token = _environment_token(context)
+    _check_keys(found.secret_id, found.secret_key, where=origin, token=token)
+    issued = Issued(found.secret_id, found.secret_key, token)
     return Found(context.renewing(lambda: issued, origin), origin, found.secret_id)
 
 
@@ -301,8 +318,16 @@ def _cvm_role() -> Found | None:
     return Found(role, f"the CVM instance role {role.role_name!r}", f"cvm-role:{role.role_name}")
 
 
-def _check_keys(secret_id: str, secret_key: str, *, where: str) -> None:
-    # The SDK's own rule (its Credential refuses these), said once, with the place.
-    for what, value in (("SecretId", secret_id), ("SecretKey", secret_key)):
+def _check_keys(secret_id: str, secret_key: str, *, where: str, token: str | None = None) -> None:
+    # The SDK's own rule (its Credential refuses these), said once, with the place;
+    # and what a signed request can carry at all: Tencent's keys and tokens are
+    # printable ASCII, and anything else fails in the signer, task after task.
+    values = [("SecretId", secret_id), ("SecretKey", secret_key)]
+    values += [("session token", token)] if token is not None else []
+    for what, value in values:
         if not value.strip() or value.strip() != value or any(c.isspace() for c in value):
             raise CloudSetupError(f"{where}: the {what} is empty or contains spaces")
+        if not (value.isascii() and value.isprintable()):
+            raise CloudSetupError(
+                f"{where}: the {what} holds a character that is not printable ASCII"
+            )

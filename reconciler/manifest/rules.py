@@ -53,6 +53,7 @@ from reconciler.manifest.safe_yaml import (
     TIMESTAMP,
     shown_tag,
 )
+from reconciler.text import printable
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +212,8 @@ def _tasks(
             or note is INVALID
         ):
             continue
-        source = f"{problems.file}:{entry.start_mark.line + 1}"
+        # What plans, state and Markdown comments show: no raw control character.
+        source = f"{printable(problems.file)}:{entry.start_mark.line + 1}"
         # The same address twice: the first declaration stands, the second is reported.
         first = first_at.setdefault((app, task_id), source)
         if first is not source:

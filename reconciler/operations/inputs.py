@@ -36,6 +36,7 @@ from reconciler.instant import Instant
 from reconciler.manifest import LoadResult, load_manifests
 from reconciler.planner import plan_from_json
 from reconciler.reading import read_json
+from reconciler.text import check_text
 
 DEFAULT_PATHS = ("manifests",)
 
@@ -139,6 +140,8 @@ def snapshot_from_json(doc: object, origin: str) -> StateSnapshot:
     if lineage is not None and not isinstance(lineage, str):
         raise StateDocumentError(f"{origin}: lineage must be a string or null")
     try:
+        if lineage is not None and not check_text(lineage, "lineage").strip():
+            raise ValueError("lineage is empty (a state without one has lineage null)")
         serial = check_serial(serial)
     except ValueError as exc:
         raise StateDocumentError(f"{origin}: {exc}") from None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from reconciler.domain import Record, StateSnapshot
+from reconciler.domain import Record, StateSnapshot, shown
 from reconciler.errors import InputError
 from reconciler.operations.inputs import read_state_document
 from reconciler.operations.ports import Ports
@@ -24,7 +24,7 @@ def read(ports: Ports) -> StateSnapshot:
 def show(ports: Ports, address: str) -> Record:
     record = read(ports).records.get(address)
     if record is None:
-        raise InputError(f"{address}: not in the state")
+        raise InputError(f"{shown(address)}: not in the state")
     return record
 
 
@@ -34,7 +34,10 @@ def remove(ports: Ports, addresses: Sequence[str], *, lock_timeout: float) -> St
         snapshot = store.read()
         missing = [a for a in addresses if a not in snapshot.records]
         if missing:
-            raise InputError("not in the state: " + ", ".join(missing) + "; nothing was removed")
+            # Addresses as typed: quoted, escaped and shortened, a few, then a count.
+            named = ", ".join(shown(a) for a in missing[:10])
+            more = f" and {len(missing) - 10:,} more" if len(missing) > 10 else ""
+            raise InputError(f"not in the state: {named}{more}; nothing was removed")
         serial = store.remove(list(addresses))
         return StateChange(store.display, tuple(addresses), snapshot.lineage, serial)
 

@@ -62,7 +62,8 @@ GROUP_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 def check_group(name: str) -> str:
     """``name`` if it can name a quota group; ``UsageError`` otherwise."""
     if not GROUP_PATTERN.fullmatch(name):
-        raise UsageError(f"quota group {name!r} must be 1 to 128 letters, digits, '_', '.' or '-'")
+        shown = repr(name) if len(name) <= 140 else f"{name[:40]!r}… ({len(name):,} characters)"
+        raise UsageError(f"quota group {shown} must be 1 to 128 letters, digits, '_', '.' or '-'")
     return name
 
 

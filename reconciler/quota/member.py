@@ -18,9 +18,11 @@ own later slots free — the first one ``cold_guard`` after it — so that windo
 holds no more than the rate.
 
 When the board cannot be reached — the heartbeat fails or hangs — the lease runs
-out and the runner waits; ``grace`` seconds later it goes on alone from its last
-share with the uncoordinated controller, says so in one warning, and never comes
-back to the group in this run. It never stops applying because of the database.
+out and the runner waits; ``grace`` seconds after it first sees that (a process
+frozen and resumed sees it late, and its heartbeat renews the lease first) it goes
+on alone from its last share with the uncoordinated controller, says so in one
+warning, and never comes back to the group in this run. It never stops applying
+because of the database.
 """
 
 from __future__ import annotations
@@ -223,6 +225,7 @@ class SharedLimiter:
         self._inner = RateLimiter(settings, clock=clock.monotonic, align=membership)
         self._lock = threading.Lock()
         self._last_share = settings.rate
+        self._lease_out_seen: float | None = None  # when a lapsed lease was first noticed
         self.alone = False
 
     def reserve(self, *, cold: bool = False) -> Permit:
@@ -273,7 +276,17 @@ class SharedLimiter:
         share = self.membership.share()
         if share > 0:
             self._last_share = share
-        overdue = self._clock.monotonic() - self.membership.lease_end()
-        if overdue > self._grace:
+        now, lease_end = self._clock.monotonic(), self.membership.lease_end()
+        if now <= lease_end:
+            self._lease_out_seen = None
+            return
+        # The grace runs from when the lapse is first seen, not from the lease's end:
+        # a process that stood still (SIGSTOP, a suspended VM) wakes long past it, and
+        # its heartbeat thread, woken too, renews the lease at once.
+        with self._lock:
+            if self._lease_out_seen is None or self._lease_out_seen < lease_end:
+                self._lease_out_seen = now
+            lapsed = now - self._lease_out_seen
+        if lapsed > self._grace:
             error = self.membership.last_error
-            self.go_alone(error or f"no heartbeat for {overdue + LEASE:.1f}s")
+            self.go_alone(error or f"no heartbeat for {now - lease_end + LEASE:.1f}s")

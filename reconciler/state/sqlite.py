@@ -236,6 +236,10 @@ class SqliteStore(StoreBase[int]):
         a location that cannot be written opens it read-only (see the module
         docstring); asking to write there raises StoreUnavailable."""
         if self._conn is None:
+            if self.path.exists() and not self.path.is_file():
+                # SQLite reads a device as an empty database and fails on a FIFO
+                # with "disk I/O error": say what is wrong instead.
+                raise StoreUnavailable(f"state {self.display} is not a regular file")
             if not self.path.exists():
                 if not create:
                     return None

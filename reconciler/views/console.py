@@ -24,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, TextIO
 
+from reconciler.views.outlet import Outlet
+
 #: Carriage return, then erase to the end of the line (ECMA-48 "EL").
 ERASE_LINE = "\r\033[K"
 
@@ -112,6 +114,7 @@ class Console:
         *,
         traits: TerminalTraits | None = None,
         width: Callable[[], int] | None = None,
+        give_up: Callable[[], bool] | None = None,
     ) -> None:
         traits = traits or TerminalTraits()
         self._lock = threading.RLock()
@@ -126,9 +129,11 @@ class Console:
         self.has_status = err_tty and not traits.dumb
         self._escapes = not traits.no_color
         self._width = width or _width_of(err)
-        self.err = _Channel(self, err, shares_status=True)
-        self.out = _Channel(self, out, shares_status=out_tty and err_tty and _same_file(out, err))
-        self._status_stream = err
+        # ``give_up`` (a signal came): a stream nobody drains may then lose text.
+        self.err = _Channel(self, Outlet(err, give_up), shares_status=True)
+        shared = out_tty and err_tty and _same_file(out, err)
+        self.out = _Channel(self, Outlet(out, give_up), shares_status=shared)
+        self._status_stream = self.err.outlet
         self._status_text: str | None = None
         self._drawn = 0  # columns of the progress line on screen now; 0 = none
         self._line_open = False  # a partial line on the shared terminal awaits its end
@@ -154,8 +159,7 @@ class Console:
         with self._lock:
             if channel.shares_status:
                 self._erase()
-            channel.target.write(text)
-            channel.target.flush()
+            channel.outlet.write_out(text)
             if channel.shares_status:
                 self._line_open = line_open
                 if not line_open:
@@ -167,27 +171,26 @@ class Console:
         columns = max(1, self._width() - 1)  # the last column would wrap on some terminals
         text = self._status_text[:columns]
         self._erase()
-        self._status_stream.write(text)
-        self._status_stream.flush()
+        self._status_stream.write_out(text)
         self._drawn = max(1, len(text))
 
     def _erase(self) -> None:
         if not self._drawn:
             return
         if self._escapes:
-            self._status_stream.write(ERASE_LINE)
+            self._status_stream.write_out(ERASE_LINE)
         else:  # no escape sequence at all: overwrite with spaces
-            self._status_stream.write("\r" + " " * self._drawn + "\r")
-        self._status_stream.flush()
+            self._status_stream.write_out("\r" + " " * self._drawn + "\r")
         self._drawn = 0
 
 
 class _Channel:
     """One stream, as the console passes it on: whole lines, the progress line cleared."""
 
-    def __init__(self, console: Console, target: TextIO, *, shares_status: bool) -> None:
+    def __init__(self, console: Console, outlet: Outlet, *, shares_status: bool) -> None:
         self._console = console
-        self.target = target
+        self.outlet = outlet
+        self.target = outlet.target
         self.shares_status = shares_status
         self._pending = ""
 
@@ -231,6 +234,7 @@ def _width_of(stream: TextIO) -> Callable[[], int]:
     return width
 
 
-def open_console(traits: TerminalTraits) -> Console:
-    """The console of this process: ``sys.stdout`` and ``sys.stderr``."""
-    return Console(sys.stdout, sys.stderr, traits=traits)
+def open_console(traits: TerminalTraits, *, give_up: Callable[[], bool] | None = None) -> Console:
+    """The console of this process: ``sys.stdout`` and ``sys.stderr``; once
+    ``give_up`` is true, a stream nobody drains no longer holds the process."""
+    return Console(sys.stdout, sys.stderr, traits=traits, give_up=give_up)
