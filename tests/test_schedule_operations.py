@@ -49,7 +49,7 @@ def scheduled(tmp_path: Path, tasks: dict[str, float | None], name: str = "m.yam
     return str(tmp_path / "manifests")
 
 
-def setup(tmp_path: Path, cloud: ScriptedCloud) -> tuple[Ports, FakeClock]:
+def ports_on_fake_time(tmp_path: Path, cloud: ScriptedCloud) -> tuple[Ports, FakeClock]:
     clock = FakeClock(epoch=EPOCH)
     halt = Halt(clock)
     location = str(tmp_path / "state.db")
@@ -58,7 +58,7 @@ def setup(tmp_path: Path, cloud: ScriptedCloud) -> tuple[Ports, FakeClock]:
 
 def test_apply_stops_what_is_due_and_leaves_the_waits(tmp_path: Path) -> None:
     cloud = ScriptedCloud()
-    ports, clock = setup(tmp_path, cloud)
+    ports, clock = ports_on_fake_time(tmp_path, cloud)
     paths = (scheduled(tmp_path, {"now": None, "past": -60, "final": 3600}),)
     result = reconcile(ApplyArgs(paths=paths, auto_approve=True), ports, Screen())
     assert result.status is ApplyStatus.APPLIED and result.ok
@@ -74,7 +74,7 @@ def test_apply_stops_what_is_due_and_leaves_the_waits(tmp_path: Path) -> None:
 
 def test_a_stop_not_yet_due_by_the_clock_is_not_sent(tmp_path: Path) -> None:
     cloud = ScriptedCloud()
-    ports, clock = setup(tmp_path, cloud)
+    ports, clock = ports_on_fake_time(tmp_path, cloud)
     paths = (scheduled(tmp_path, {"early": 60, "now": None}),)
     with desired_tasks(paths) as found:
         # planned by a clock two minutes ahead of this one: "early" is a stop there
@@ -97,7 +97,7 @@ def test_a_stop_not_yet_due_by_the_clock_is_not_sent(tmp_path: Path) -> None:
 
 def test_a_saved_plans_waits_are_never_stopped_by_it(tmp_path: Path) -> None:
     cloud = ScriptedCloud()
-    ports, clock = setup(tmp_path, cloud)
+    ports, clock = ports_on_fake_time(tmp_path, cloud)
     out = str(tmp_path / "plan.json")
     paths = (scheduled(tmp_path, {"final": 30}),)
     plan(PlanArgs(paths=paths, out=out), ports)
@@ -111,7 +111,7 @@ def test_a_saved_plans_waits_are_never_stopped_by_it(tmp_path: Path) -> None:
 
 def test_a_saved_stop_whose_manifest_gained_a_later_stop_at_is_stale(tmp_path: Path) -> None:
     cloud = ScriptedCloud()
-    ports, _ = setup(tmp_path, cloud)
+    ports, _ = ports_on_fake_time(tmp_path, cloud)
     out = str(tmp_path / "plan.json")
     plan(PlanArgs(paths=(scheduled(tmp_path, {"show": None, "other": None}),), out=out), ports)
     scheduled(tmp_path, {"show": 3600, "other": None})  # merged since: stop it later
@@ -125,7 +125,7 @@ def test_a_saved_stop_whose_manifest_gained_a_later_stop_at_is_stale(tmp_path: P
 
 def test_a_saved_plan_whose_manifests_no_longer_load_is_refused(tmp_path: Path) -> None:
     cloud = ScriptedCloud()
-    ports, _ = setup(tmp_path, cloud)
+    ports, _ = ports_on_fake_time(tmp_path, cloud)
     out = str(tmp_path / "plan.json")
     plan(PlanArgs(paths=(scheduled(tmp_path, {"show": None}),), out=out), ports)
     write(tmp_path / "manifests" / "m.yaml", "spec: [\n")
@@ -137,7 +137,7 @@ def test_a_saved_plan_whose_manifests_no_longer_load_is_refused(tmp_path: Path) 
 def test_the_run_loop_wakes_at_the_next_stop_at_whatever_the_interval(tmp_path: Path) -> None:
     due: list[float] = []
     cloud = ScriptedCloud()
-    ports, clock = setup(tmp_path, cloud)
+    ports, clock = ports_on_fake_time(tmp_path, cloud)
     cloud.on_call = lambda count: due.append(clock.wall() - EPOCH)
     paths = (scheduled(tmp_path, {"now": None, "soon": 30, "later": 90}),)
     metrics = tmp_path / "reconciler.prom"
@@ -158,7 +158,7 @@ def test_the_run_loop_wakes_at_the_next_stop_at_whatever_the_interval(tmp_path: 
 
 
 def test_the_next_stop_is_in_the_metrics_while_a_task_waits(tmp_path: Path) -> None:
-    ports, _ = setup(tmp_path, ScriptedCloud())
+    ports, _ = ports_on_fake_time(tmp_path, ScriptedCloud())
     metrics = tmp_path / "reconciler.prom"
     paths = (scheduled(tmp_path, {"final": 7200}),)
     run_loop(
@@ -174,7 +174,7 @@ def test_the_next_stop_is_in_the_metrics_while_a_task_waits(tmp_path: Path) -> N
 
 def test_max_stops_refuses_before_any_call_or_forget(tmp_path: Path) -> None:
     cloud = ScriptedCloud()
-    ports, _ = setup(tmp_path, cloud)
+    ports, _ = ports_on_fake_time(tmp_path, cloud)
     paths = (scheduled(tmp_path, {"old": None}),)
     assert reconcile(ApplyArgs(paths=paths, auto_approve=True), ports, Screen()).ok
     scheduled(tmp_path, {"a": None, "b": None, "c": None, "later": 60})  # "old" to forget
@@ -189,7 +189,7 @@ def test_max_stops_refuses_before_any_call_or_forget(tmp_path: Path) -> None:
 
 
 def test_plan_counts_its_stops_against_max_stops(tmp_path: Path) -> None:
-    ports, _ = setup(tmp_path, ScriptedCloud())
+    ports, _ = ports_on_fake_time(tmp_path, ScriptedCloud())
     paths = (scheduled(tmp_path, {"a": None, "b": None, "w": 60}),)
     result = plan(PlanArgs(paths=paths, max_stops=1), ports)
     assert result.budget is not None and result.budget.exceeded and result.budget.stops == 2
@@ -204,7 +204,7 @@ class NoCredentials(ScriptedCloud):
 
 
 def test_a_cycle_with_waits_checks_the_credentials_before_the_stop_at(tmp_path: Path) -> None:
-    ports, _ = setup(tmp_path, NoCredentials())
+    ports, _ = ports_on_fake_time(tmp_path, NoCredentials())
     paths = (scheduled(tmp_path, {"final": 7200}),)
     result = Cycle(ApplyArgs(paths=paths), ports)(ports.halt)
     assert not result.ok and result.error == "no credentials found"  # hours ahead
@@ -214,7 +214,7 @@ def test_a_cycle_with_waits_checks_the_credentials_before_the_stop_at(tmp_path: 
 
 def test_refresh_asks_about_waiting_tasks_too(tmp_path: Path) -> None:
     cloud = ScriptedCloud()
-    ports, _ = setup(tmp_path, cloud)
+    ports, _ = ports_on_fake_time(tmp_path, cloud)
     paths = (scheduled(tmp_path, {"final": 3600}),)
     planned = plan(PlanArgs(paths=paths, refresh=True), ports).plan
     assert cloud.calls == [a("final")]  # DescribeStreamIngest, not a stop
