@@ -145,15 +145,21 @@ class EmulatorCore:
         limit = self._settings.rate_limit
         return STS_RATE_LIMIT if limit and action in STS.actions else limit
 
-    def admit(self, action: str, *, caller: str = UNSIGNED_CALLER) -> Admission:
-        """Record an API request's arrival, apply the rate limit, roll for a fault."""
+    def admit(
+        self, action: str, *, caller: str = UNSIGNED_CALLER, arrived: float | None = None
+    ) -> Admission:
+        """Record an API request's arrival, apply the rate limit, roll for a fault.
+
+        ``arrived``: when the request reached the server, on this core's clock (the
+        kernel's stamp of its first bytes), if known; else it arrives now."""
         with self._lock:
             settings = self._settings
             self._in_flight += 1
             self._max_in_flight = max(self._max_in_flight, self._in_flight)
+            now = self._clock()
             accepted = self._traffic.arrive(
                 action,
-                self._clock(),
+                now if arrived is None else min(arrived, now),
                 caller=caller,
                 limit_for=self._limit_for,
                 counting=settings.rate_limit_counts,

@@ -8,6 +8,7 @@ stop.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import socket
 import threading
@@ -33,6 +34,7 @@ from reconciler.emulator.config import (
 from reconciler.emulator.core import Clock, EmulatorCore
 from reconciler.emulator.seeds import DEFAULT_REGION, SeedTask, TaskStatus
 from reconciler.emulator.signing import claimed_secret_id
+from reconciler.emulator.stamps import StampedReader, enable
 from reconciler.emulator.traffic import UNSIGNED_CALLER
 
 if TYPE_CHECKING:
@@ -57,8 +59,9 @@ class _Server(ThreadingHTTPServer):
     block_on_close = False
     request_queue_size = 256
 
-    def __init__(self, address: tuple[str, int], core: EmulatorCore) -> None:
+    def __init__(self, address: tuple[str, int], core: EmulatorCore, *, stamp: bool) -> None:
         self.core = core
+        self.stamp = stamp  # arrivals take the kernel's receive stamps (see ``stamps``)
         self.stopping = threading.Event()
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
@@ -102,6 +105,26 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         # Quiet by design: requests carry Authorization and X-TC-Token headers.
         pass
+
+    def setup(self) -> None:
+        super().setup()
+        self._stamps: StampedReader | None = None
+        if self.server.stamp and enable(self.connection):
+            self.rfile.close()  # the socket's own reader: ours reads the kernel's stamps too
+            self._stamps = StampedReader(self.connection)
+            self.rfile = io.BufferedReader(self._stamps)
+
+    def handle_one_request(self) -> None:
+        if self._stamps is not None:
+            self._stamps.mark()
+        super().handle_one_request()
+
+    def _arrived(self) -> float | None:
+        """When this request's first bytes came, on the monotonic clock (None: unknown)."""
+        stamp = self._stamps.first if self._stamps is not None else None
+        if stamp is None:
+            return None
+        return time.monotonic() - max(0.0, time.time() - stamp)
 
     # -- plumbing ------------------------------------------------------------------
 
@@ -172,7 +195,7 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {name.lower(): value for name, value in self.headers.items()}
         call_action = headers.get("x-tc-action", "").strip()
         caller = claimed_secret_id(headers.get("authorization", "")) or UNSIGNED_CALLER
-        admission = core.admit(call_action or "<missing>", caller=caller)
+        admission = core.admit(call_action or "<missing>", caller=caller, arrived=self._arrived())
         try:
             body = self._read_body()
             if body is None:
@@ -240,6 +263,8 @@ class Emulator:
     ) -> None:
         self.config = config if config is not None else EmulatorConfig()
         self._core = EmulatorCore(self.config, clock=clock, wall_clock=wall_clock)
+        # Kernel stamps are Unix times, turned into monotonic ones: only on real clocks.
+        self._stamp = clock is time.monotonic and wall_clock is time.time
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._port: int | None = None  # kept after stop, for messages and stats
@@ -251,7 +276,7 @@ class Emulator:
         if self._server is not None:
             raise RuntimeError("emulator already started")
         family = _Server6 if ":" in self.config.host else _Server
-        server = family((self.config.host, self.config.port), self._core)
+        server = family((self.config.host, self.config.port), self._core, stamp=self._stamp)
         self._server = server
         self._port = int(server.server_address[1])
         self._thread = threading.Thread(

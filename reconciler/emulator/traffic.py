@@ -8,6 +8,7 @@ No clock and no lock of its own: the core passes the time in and holds its lock.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable
 
@@ -21,8 +22,10 @@ UNSIGNED_CALLER = "<unsigned>"
 
 
 class Tally:
-    """Arrivals by action: how many, how many admitted or rate-limited, and the most
-    arrivals (and admitted arrivals) in any one-second window."""
+    """Arrivals by action: how many, how many admitted or rate-limited, the most
+    arrivals (and admitted arrivals) in any one-second window, and the shortest span
+    that held one arrival more than the action's limit (how near the limit came to
+    being passed: under 1 s, it was)."""
 
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
@@ -31,9 +34,9 @@ class Tally:
         self._arrivals: dict[str, SlidingWindow] = {}
         self._admitted: dict[str, SlidingWindow] = {}
 
-    def record(self, action: str, now: float, *, admitted: bool) -> None:
+    def record(self, action: str, now: float, *, admitted: bool, limit: int) -> None:
         self.calls[action] += 1
-        self._arrivals.setdefault(action, SlidingWindow()).add(now)
+        self._arrivals.setdefault(action, SlidingWindow(limit)).add(now)
         if admitted:
             self.accepted[action] += 1
             self._admitted.setdefault(action, SlidingWindow()).add(now)
@@ -46,6 +49,12 @@ class Tally:
     def admitted_peaks(self) -> dict[str, int]:
         return {action: window.peak for action, window in sorted(self._admitted.items())}
 
+    def tightest(self) -> dict[str, float]:
+        """Per limited action, the shortest span (seconds) that held limit + 1 arrivals,
+        once there were that many."""
+        windows = sorted(self._arrivals.items())
+        return {action: round(w.tightest, 6) for action, w in windows if math.isfinite(w.tightest)}
+
     def to_json(self) -> JsonDict:
         return {
             "calls": dict(sorted(self.calls.items())),
@@ -53,6 +62,7 @@ class Tally:
             "rate_limited": dict(sorted(self.rate_limited.items())),
             "max_in_window": self.peaks(),
             "max_accepted_in_window": self.admitted_peaks(),
+            "tightest_over_limit": self.tightest(),
         }
 
 
@@ -62,6 +72,7 @@ class Traffic:
     def __init__(self, *, foreign_rate: float, now: float) -> None:
         self._limiter = Limiter()
         self._foreign = ForeignTraffic(foreign_rate, now=now)
+        self._latest = now  # the last arrival decided
         self.reset()
 
     def reset(self) -> None:
@@ -79,11 +90,10 @@ class Traffic:
     ) -> None:
         """Let the foreign client's arrivals due by ``now`` meet the limiter, in order."""
         for moment in self._foreign.due(now):
-            admitted = self._limiter.decide(
-                FOREIGN_ACTION, moment, limit=limit_for(FOREIGN_ACTION), counting=counting
-            )
-            self.foreign.record(FOREIGN_ACTION, moment, admitted=admitted)
-            self.server.record(FOREIGN_ACTION, moment, admitted=admitted)
+            limit = limit_for(FOREIGN_ACTION)
+            admitted = self._limiter.decide(FOREIGN_ACTION, moment, limit=limit, counting=counting)
+            self.foreign.record(FOREIGN_ACTION, moment, admitted=admitted, limit=limit)
+            self.server.record(FOREIGN_ACTION, moment, admitted=admitted, limit=limit)
 
     def arrive(
         self,
@@ -94,11 +104,16 @@ class Traffic:
         limit_for: Callable[[str], int],
         counting: RateCounting,
     ) -> bool:
-        """One real request's arrival; whether the limiter admits it."""
+        """One real request's arrival; whether the limiter admits it.
+
+        Arrivals are decided in the order they are handed in: one stamped before the
+        last decided (its handler thread was slower) is taken as arriving with it."""
+        now = self._latest = max(now, self._latest)
         self.catch_up(now, limit_for=limit_for, counting=counting)
-        admitted = self._limiter.decide(action, now, limit=limit_for(action), counting=counting)
+        limit = limit_for(action)
+        admitted = self._limiter.decide(action, now, limit=limit, counting=counting)
         for tally in (self.requests, self.server, self.callers.setdefault(caller, Tally())):
-            tally.record(action, now, admitted=admitted)
+            tally.record(action, now, admitted=admitted, limit=limit)
         return admitted
 
     def to_json(self) -> JsonDict:
@@ -117,6 +132,7 @@ class Traffic:
             "with_foreign": {
                 "max_in_window": self.server.peaks(),
                 "max_accepted_in_window": self.server.admitted_peaks(),
+                "tightest_over_limit": self.server.tightest(),
             },
             "callers": {name: tally.to_json() for name, tally in sorted(self.callers.items())},
         }

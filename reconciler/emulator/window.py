@@ -21,13 +21,17 @@ class SlidingWindow:
     """Event times within the last ``WINDOW_SECONDS``; O(1) amortised per event.
 
     Times must be added in non-decreasing order. ``peak`` is the most events the
-    window ever held at once."""
+    window ever held at once; ``tightest`` the shortest span that held ``limit + 1``
+    events (infinite until there were that many): at 1 s or more, no window ever held
+    more than ``limit``."""
 
-    __slots__ = ("_times", "peak")
+    __slots__ = ("_last", "_times", "peak", "tightest")
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = 0) -> None:
         self._times: deque[float] = deque()
+        self._last: deque[float] = deque(maxlen=limit + 1)
         self.peak = 0
+        self.tightest = math.inf
 
     def count(self, now: float) -> int:
         times = self._times
@@ -40,6 +44,10 @@ class SlidingWindow:
         self.count(now)
         self._times.append(now)
         self.peak = max(self.peak, len(self._times))
+        last = self._last
+        last.append(now)
+        if len(last) == last.maxlen and len(last) > 1:
+            self.tightest = min(self.tightest, now - last[0])
 
 
 class RateCounting(str, enum.Enum):

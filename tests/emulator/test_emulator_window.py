@@ -3,7 +3,9 @@ the foreign client sharing it, the per-caller tallies — and one real burst ove
 
 from __future__ import annotations
 
+import socket
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -169,6 +171,7 @@ def test_callers_are_tallied_apart() -> None:
         "rate_limited": {},
         "max_in_window": {STOP: 2},
         "max_accepted_in_window": {STOP: 2},
+        "tightest_over_limit": {},  # never more than the limit (3) arrived
     }
     assert callers["B"]["accepted"] == {STOP: 1}
     assert callers["B"]["rate_limited"] == {STOP: 1}
@@ -204,3 +207,65 @@ def test_rate_limit_throttles_a_burst(emu: Emulator) -> None:
     assert stats["max_accepted_in_window"][action] <= 20
     assert stats["max_in_window"][action] > 20
     assert stats["throttled_by"]["rate_limit"] == codes.count("RequestLimitExceeded")
+
+
+def test_an_arrival_stamped_before_the_last_decided_one_arrives_with_it() -> None:
+    clock = FakeTime()
+    core = clock.core(rate_limit=2)
+    assert core.admit(STOP, arrived=100.0).accepted
+    clock.now = 101.3
+    assert core.admit(STOP, arrived=101.2).accepted
+    # Stamped at 100.5, but decided after 101.2: it counts at 101.2, with that one.
+    assert core.admit(STOP, arrived=100.5).accepted
+    assert not core.admit(STOP).accepted  # 101.3: three in its window
+    assert core.stats()["max_in_window"][STOP] == 3
+    assert core.stats()["tightest_over_limit"] == {STOP: pytest.approx(0.1)}
+
+
+def test_an_arrival_is_never_later_than_its_decision() -> None:
+    clock = FakeTime()
+    core = clock.core(rate_limit=1)
+    assert core.admit(STOP, arrived=150.0).accepted  # a stamp from the future: now, 100.0
+    clock.now = 101.0
+    assert core.admit(STOP).accepted  # 100.0 has left the window
+
+
+def test_tightest_span_says_how_near_the_limit_came() -> None:
+    clock = FakeTime()
+    core = clock.core(rate_limit=3)
+    clock.arrivals(core, (0.0, 0.4, 0.4, 0.25))  # four arrivals within 1.05 s: none throttled
+    stats = core.stats()
+    assert stats["rate_limited"] == {}
+    assert stats["tightest_over_limit"] == {STOP: pytest.approx(1.05)}
+    clock.arrivals(core, (0.3,))  # 100.4 .. 101.35: four within 0.95 s
+    assert core.stats()["tightest_over_limit"] == {STOP: pytest.approx(0.95)}
+
+
+def _raw_request(action: str) -> tuple[bytes, bytes]:
+    """An unsigned API request, split after its request line."""
+    body = b"{}"
+    head = (
+        f"POST / HTTP/1.1\r\nHost: x\r\nX-TC-Action: {action}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    return b"POST / HTTP/1.1\r\n", head[len(b"POST / HTTP/1.1\r\n") :] + body
+
+
+def test_a_request_arrives_when_its_first_bytes_do(emu: Emulator) -> None:
+    """The kernel's stamp of the first segment is the arrival, not the moment the
+    handler has the whole request: this one counts in the window it began in."""
+    emu.configure(rate_limit=1)
+    action = "DescribeStreamIngest"
+    with (
+        socket.create_connection(("127.0.0.1", emu.port)) as first,
+        socket.create_connection(("127.0.0.1", emu.port)) as second,
+    ):
+        start, rest = _raw_request(action)
+        first.sendall(start + rest)
+        assert b"RequestLimitExceeded" not in first.recv(65536)
+        second.sendall(start)  # begun well inside the first one's window...
+        time.sleep(1.3)
+        second.sendall(rest)  # ...and finished after it has passed
+        answer = second.recv(65536)
+    assert b"RequestLimitExceeded" in answer
+    assert emu.stats()["rate_limited"] == {action: 1}
