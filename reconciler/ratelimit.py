@@ -16,10 +16,11 @@ Sharing. The server's window is shared with every other client of the account,
 and it counts throttled arrivals too: whoever keeps sending into a full window
 keeps it full. A throttled answer opens a *congestion event* (answers to permits
 booked before it belong to the same event), and every permit booked but not yet
-used is voided. A lone event — none in the ``settle`` seconds before — while the
-rate has never been cut (a runner alone, whose pacing keeps it under the quota) is
-most likely arrival jitter: nothing is sent for ``jitter_pause`` and the rate is
-kept. Otherwise the controller
+used is voided. A lone event — none in the ``lone_span`` (one second) before —
+while the rate has never been cut (a runner alone, whose pacing keeps it under the
+quota) is most likely arrival jitter, one call held up on its way: nothing is sent
+for ``jitter_pause`` (0.1 s) and the rate is kept. A client that fills the window
+throttles the next calls too, within the second. Otherwise the controller
 
 - cuts its rate by 5 % (``decrease_factor``) — from the current rate, or, when the
   server admitted much less than that from us in the window before the throttled
@@ -46,9 +47,9 @@ A coordinated runner (one sharing a PostgreSQL quota) passes an ``Alignment``:
 every slot is moved to the next one the shared schedule deals this runner (the
 rate then only thins the runner's slots out), and none is booked while the
 schedule grants none. The schedule never deals more than the rate, so there every
-lone throttle is taken for jitter, and only a second one within ``settle`` for
-congestion from outside the group; a cut rate scales with the share when runners
-join or leave.
+lone throttle is taken for jitter (after a cut too), and only a second one within
+``settle`` (5 s) for congestion from outside the group; a cut rate scales with the
+share when runners join or leave.
 
 The limiter never sleeps itself: ``reserve`` books the next free slot and returns
 a ``Permit``; the caller waits until its time (on a cancellable event in
@@ -106,7 +107,8 @@ class RateSettings:
     decrease_factor: float = 0.95  # the cut on a congestion event
     overload_slack: float = 0.2  # admitted below (1 - this) x the rate: a heavy overload
     settle: float = 5.0  # throttled again this soon after a cut: it was not enough
-    jitter_pause: float = 0.25  # the pause after a throttle taken for arrival jitter
+    jitter_pause: float = 0.1  # the pause after a throttle taken for arrival jitter
+    lone_span: float = 1.0  # a throttle with none this long before it may be jitter
     pause: float = 1.015  # seconds of silence after a congestion event (window + guard)
     recover_seconds: float = 30.0  # back to the rate of the last cut within this long
     min_increase: float = 0.01  # requests/s won back per second, at least
@@ -289,12 +291,14 @@ class RateLimiter:
             self._generation += 1
             while self._slots and self._slots[-1] > now:  # voided: never to be sent
                 self._slots.pop()
-            lone = now - self._resumed >= settings.settle
-            if lone and (self._align is not None or self._w_max is None):
-                # A lone throttle, on a shared schedule (which never deals more than the
-                # rate) or before any cut (a runner alone), is most likely arrival
-                # jitter: let the window drain a moment, keep the rate. A second one
-                # soon after is congestion.
+            # A lone throttle, on a shared schedule (which never deals more than the
+            # rate) or before any cut (a runner alone), is most likely arrival jitter:
+            # let the window drain a moment, keep the rate. A second one soon after is
+            # congestion: within ``lone_span`` for a runner alone (a foreign client
+            # that fills the window throttles the next calls too), within ``settle``
+            # on a shared schedule, which is taken for jitter after every lone one.
+            span = settings.lone_span if self._align is None else settings.settle
+            if now - self._resumed >= span and (self._align is not None or first):
                 self._paused_until = max(self._paused_until, now + settings.jitter_pause)
                 self._resumed = self._paused_until
                 return

@@ -60,6 +60,28 @@ def test_alone_the_controller_keeps_the_whole_quota(seed: int) -> None:
     assert result.throttled_pct == 0 and result.max_in_window <= QUOTA
 
 
+def alone_with_stalls(seed: int, settings: RateSettings | None = None) -> Outcome:
+    """One runner alone, one send in a hundred held up by up to 50 ms on its way (a
+    descheduled CPU, as on a busy virtual machine)."""
+    sim = Simulation(ServerSpec(stall_chance=0.01, stall=0.05), seed=seed)
+    sim.runner("a", RateLimiter(settings or RateSettings(), clock=sim.clock), tasks=600)
+    sim.run(until=1000)
+    assert sim.finished()
+    return outcome(sim)
+
+
+def test_alone_a_held_up_call_costs_a_moment_not_the_rate() -> None:
+    """A held-up call is now and then a 21st arrival in some second: one throttle, with
+    none in the second before. Taken for what it is, it costs a 0.1 s pause, not a cut
+    won back over 30 s — which the earlier rule (a 0.25 s pause, and a cut on a second
+    throttle within 5 s) often made."""
+    results = [alone_with_stalls(seed) for seed in range(1, 6)]
+    assert all(result.throttled_pct > 0 for result in results)  # the stalls did throttle
+    assert min(result.combined for result in results) >= 0.95 * QUOTA
+    earlier = RateSettings(jitter_pause=0.25, lone_span=5.0)
+    assert min(alone_with_stalls(seed, earlier).combined for seed in range(1, 6)) < 0.93 * QUOTA
+
+
 @pytest.mark.parametrize(
     ("count", "tasks", "efficiency", "fairness", "seed"),
     [(2, 600, 0.85, 0.8, seed) for seed in (1, 2, 3)]

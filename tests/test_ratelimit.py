@@ -91,6 +91,16 @@ def test_a_lone_throttle_is_taken_for_arrival_jitter() -> None:
     assert clock.now + 0.25 <= limiter.reserve().at < clock.now + 0.5  # a short pause
 
 
+def test_throttles_more_than_a_second_apart_are_each_taken_for_jitter() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(RateSettings(rate=20, jitter_pause=0.1, lone_span=1.0), clock=clock)
+    limiter.penalize(sent(limiter, clock, 30)[-1])
+    limiter.penalize(sent(limiter, clock, 25)[-1])  # 1.2 s later: held up again, alone
+    assert limiter.current_rate == 20.0 and limiter.throttled == 2
+    limiter.penalize(sent(limiter, clock, 5)[-1])  # within the second: congestion
+    assert limiter.current_rate == pytest.approx(19.0)
+
+
 def test_a_second_throttle_soon_after_cuts_once_and_pauses_a_window() -> None:
     clock = FakeClock()
     settings = RateSettings(rate=20, decrease_factor=0.95, pause=1.015)

@@ -44,6 +44,8 @@ class ServerSpec:
     latency_jitter: float = 0.01  # extra uniform answer delay
     send_jitter: float = 0.004  # uniform delay from a permit's time to the arrival
     cold_delay: float = 0.0  # extra uniform delay of a worker's first call
+    stall_chance: float = 0.0  # how often a send is held up (a descheduled CPU)...
+    stall: float = 0.0  # ...by up to this long, uniformly
 
 
 @dataclass
@@ -255,6 +257,8 @@ class _Pool:
         arrival = self.sim.now + spec.send_jitter * self.sim.random.random()
         if call.cold:
             arrival += spec.cold_delay * self.sim.random.random()
+        if self.sim.random.random() < spec.stall_chance:
+            arrival += spec.stall * self.sim.random.random()
 
         sent = self.sim.now
 
