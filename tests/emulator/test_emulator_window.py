@@ -269,3 +269,17 @@ def test_a_request_arrives_when_its_first_bytes_do(emu: Emulator) -> None:
         answer = second.recv(65536)
     assert b"RequestLimitExceeded" in answer
     assert emu.stats()["rate_limited"] == {action: 1}
+
+
+def test_a_stats_read_does_not_let_a_later_arrival_go_before_the_foreign_ones() -> None:
+    """``stats`` decides the foreign arrivals due by now; a request stamped before
+    them but handed in after is decided after them, as any late-decided arrival is:
+    the windows stay in order and no span of arrivals comes out negative."""
+    clock = FakeTime()
+    core = clock.core(rate_limit=1, foreign_rate=1.0)  # foreign at 101, 102, ...
+    clock.now = 102.9
+    core.stats()  # decides the foreign 101.0 and 102.0
+    assert not core.admit(STOP, arrived=101.95).accepted  # taken at 102.9, beside 102.0
+    stats = core.stats()
+    assert stats["with_foreign"]["tightest_over_limit"] == {STOP: pytest.approx(0.9)}
+    assert stats["with_foreign"]["max_in_window"][STOP] == 2
