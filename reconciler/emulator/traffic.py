@@ -36,7 +36,7 @@ class Tally:
 
     def record(self, action: str, now: float, *, admitted: bool, limit: int) -> None:
         self.calls[action] += 1
-        self._arrivals.setdefault(action, SlidingWindow(limit)).add(now)
+        self._arrivals.setdefault(action, SlidingWindow(limit)).add(now, limit=limit)
         if admitted:
             self.accepted[action] += 1
             self._admitted.setdefault(action, SlidingWindow()).add(now)

@@ -346,3 +346,14 @@ def test_the_first_request_on_a_connection_is_stamped_too(monkeypatch: pytest.Mo
             (answer,) = _answers(connection, 1)
         assert b"RequestLimitExceeded" not in answer
         assert fresh.stats()["foreign"]["throttled"] == 1
+
+
+def test_tightest_span_follows_a_limit_set_at_run_time() -> None:
+    """Arrivals before the limit was set (or changed) do not fix the limit the span is
+    measured against: five arrivals in 0.4 s under a limit of 2 are reported."""
+    clock = FakeTime()
+    core = clock.core(rate_limit=0)
+    clock.arrivals(core, (0.0,))  # no limit yet
+    core.configure(SettingsChange.from_mapping({"rate_limit": 2}))
+    assert clock.arrivals(core, (0.1, 0.1, 0.1, 0.1)) == [True, False, False, False]
+    assert core.stats()["tightest_over_limit"] == {STOP: pytest.approx(0.2)}
