@@ -179,11 +179,30 @@ def start_runner(
     return Runner(key, proc, time.monotonic(), stderr, stdout)
 
 
+class RunnerFailed(Exception):
+    """A runner ended without its summary: which one, how, and its last words."""
+
+
 def finish(runner: Runner) -> None:
-    runner.proc.wait(timeout=900)
+    name = runner.stderr.parent.name
+    try:
+        status = runner.proc.wait(timeout=900)
+    except subprocess.TimeoutExpired:
+        runner.proc.kill()
+        status = runner.proc.wait()
     runner.ended = time.monotonic()
-    summary = json.loads(runner.stdout.read_text().splitlines()[-1])
-    runner.stopped = summary["stopped"] + summary["already_stopped"]
+    lines = runner.stdout.read_text().splitlines()
+    try:
+        summary = json.loads(lines[-1])
+        runner.stopped = summary["stopped"] + summary["already_stopped"]
+    except (IndexError, ValueError, KeyError, TypeError) as error:
+        said = (runner.stderr.read_text().strip().splitlines() or ["(nothing)"])[-5:]
+        raise RunnerFailed(
+            f"runner {name} exited with status {status} and no summary on stdout"
+            f" ({type(error).__name__}: {error}); the end of its stderr:\n  "
+            + "\n  ".join(said)
+            + ("\n  its stdout's last line: " + lines[-1] if lines else "")
+        ) from None
     for line in runner.stderr.read_text().splitlines():
         with contextlib.suppress(ValueError):
             event = json.loads(line)
@@ -201,8 +220,14 @@ def run_scenario(emu: Emu, scenario: Scenario, tasks: int, work: Path, pg: str) 
         start_runner(emu, scenario, index, ids[index], work, pg)
         for index in range(scenario.runners)
     ]
-    for runner in runners:
-        finish(runner)
+    try:
+        for runner in runners:
+            finish(runner)
+    finally:
+        for runner in runners:  # the others, when one failed
+            if runner.proc.poll() is None:
+                runner.proc.kill()
+                runner.proc.wait()
     stats = emu.stats()
     emu.configure(foreign_rate=0.0)
     return measure(scenario, runners, stats, tasks)
@@ -344,6 +369,9 @@ def main() -> int:
                 naive_row = naive(emu, ids)
             for scenario in scenarios:
                 rows.append(run_scenario(emu, scenario, args.tasks, work, pg))
+        except RunnerFailed as failure:
+            print(f"bench_apply: {failure}", file=sys.stderr)
+            return 1
         finally:
             emu.close()
     report(rows, naive_row, args)

@@ -20,7 +20,10 @@ used is voided. A lone event — none in the ``lone_span`` (one second) before �
 while the rate has never been cut (a runner alone, whose pacing keeps it under the
 quota) is most likely arrival jitter, one call held up on its way: nothing is sent
 for ``jitter_pause`` (0.1 s) and the rate is kept. A client that fills the window
-throttles the next calls too, within the second. Otherwise the controller
+throttles the next calls too, within the second; one that fills it now and then (under
+one call a second) throttles again seconds later, so at most ``jitter_budget`` (4)
+lone events within ``jitter_span`` (16 s) are taken for jitter. Otherwise the
+controller
 
 - cuts its rate by 5 % (``decrease_factor``) — from the current rate, or, when the
   server admitted much less than that from us in the window before the throttled
@@ -109,6 +112,8 @@ class RateSettings:
     settle: float = 5.0  # throttled again this soon after a cut: it was not enough
     jitter_pause: float = 0.1  # the pause after a throttle taken for arrival jitter
     lone_span: float = 1.0  # a throttle with none this long before it may be jitter
+    jitter_budget: int = 4  # alone: at most this many taken for jitter...
+    jitter_span: float = 16.0  # ...within this long
     pause: float = 1.015  # seconds of silence after a congestion event (window + guard)
     recover_seconds: float = 30.0  # back to the rate of the last cut within this long
     min_increase: float = 0.01  # requests/s won back per second, at least
@@ -211,6 +216,7 @@ class RateLimiter:
         self._generation = 0
         self._paused_until = float("-inf")
         self._resumed = float("-inf")  # when sending resumed after the last cut
+        self._jitter: deque[float] = deque()  # alone: when throttles were taken for jitter
         self._throttled = 0
         self.late = 0  # permits not used: their worker woke too late for the guard
         self._due = float("-inf")  # aligned: when the next slot is due at the current rate
@@ -297,8 +303,14 @@ class RateLimiter:
             # congestion: within ``lone_span`` for a runner alone (a foreign client
             # that fills the window throttles the next calls too), within ``settle``
             # on a shared schedule, which is taken for jitter after every lone one.
+            # Alone, lone ones that keep coming are a client outside too (one under a
+            # call a second fills the window now and then): only ``jitter_budget`` of
+            # them within ``jitter_span`` are jitter; held-up calls come rarer.
             span = settings.lone_span if self._align is None else settings.settle
-            if now - self._resumed >= span and (self._align is not None or first):
+            _forget_before(self._jitter, now - settings.jitter_span)
+            budget = self._align is not None or len(self._jitter) < settings.jitter_budget
+            if now - self._resumed >= span and (self._align is not None or first) and budget:
+                self._jitter.append(now)
                 self._paused_until = max(self._paused_until, now + settings.jitter_pause)
                 self._resumed = self._paused_until
                 return

@@ -50,3 +50,23 @@ def test_bench_apply_runs_alone_and_coordinated(new_postgres_database: Callable[
     assert "2. two runners, PostgreSQL states (coordinated)" in out
     assert "[PASS] (1) every task stopped, once at the server" in out
     assert "[PASS] (2) every task stopped, once at the server" in out
+
+
+def test_bench_apply_says_which_runner_failed_and_why() -> None:
+    """A runner that cannot run (its state database unreachable) ends the benchmark
+    with a message naming it, its exit status and the end of its stderr, rather than a
+    traceback from reading a summary it never printed; the other runner is stopped."""
+    done = subprocess.run(
+        [sys.executable, "benchmarks/bench_apply.py", "--tasks", "20", "--only", "2",
+         "--skip-naive", "--latency", "0.02"],
+        cwd=ROOT,
+        env={**os.environ, "RECONCILER_TEST_POSTGRES": "postgresql://nobody@127.0.0.1:1/none"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert "runner s2-r0 exited with status" in done.stderr
+    assert "127.0.0.1" in done.stderr  # its own error, from its stderr

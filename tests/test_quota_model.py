@@ -82,6 +82,22 @@ def test_alone_a_held_up_call_costs_a_moment_not_the_rate() -> None:
     assert min(alone_with_stalls(seed, earlier).combined for seed in range(1, 6)) < 0.93 * QUOTA
 
 
+@pytest.mark.parametrize("rate", [0.3, 0.5, 0.8, 1.0])
+def test_alone_beside_a_foreign_client_under_one_call_a_second_it_cuts(rate: float) -> None:
+    """A foreign client sending under one call a second throttles the runner alone
+    about once every 1 / rate seconds: more than a second apart, each throttle on its
+    own looks like a held-up call. Taken for jitter every time, the runner kept its
+    full rate and had 5-13 % of its calls throttled; it cuts instead."""
+    sim = Simulation(ServerSpec(), seed=1)
+    limiter = alone_runner(sim, "a", tasks=1200)
+    sim.foreign(rate)
+    sim.run(until=1000)
+    assert sim.finished()
+    result = outcome(sim)
+    assert limiter.current_rate < QUOTA
+    assert result.throttled_pct < 2.5
+
+
 @pytest.mark.parametrize(
     ("count", "tasks", "efficiency", "fairness", "seed"),
     [(2, 600, 0.85, 0.8, seed) for seed in (1, 2, 3)]

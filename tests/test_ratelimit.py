@@ -101,6 +101,34 @@ def test_throttles_more_than_a_second_apart_are_each_taken_for_jitter() -> None:
     assert limiter.current_rate == pytest.approx(19.0)
 
 
+def test_lone_throttles_that_keep_coming_are_congestion_however_spaced() -> None:
+    """A foreign client under one call a second fills the window now and then: each
+    throttle comes more than a second after the last, and each alone would be taken
+    for jitter — the runner would keep its full rate, and be throttled, for ever. Only
+    so many are taken for jitter within ``jitter_span``; the next one cuts."""
+    clock = FakeClock()
+    settings = RateSettings(rate=20)
+    limiter = RateLimiter(settings, clock=clock)
+    sent(limiter, clock, 10)
+    for _ in range(settings.jitter_budget):
+        limiter.penalize(sent(limiter, clock, 25)[-1])  # 1.25 s and more apart
+        assert limiter.current_rate == 20.0
+    limiter.penalize(sent(limiter, clock, 25)[-1])  # one more within the span
+    assert limiter.current_rate == pytest.approx(19.0)
+    assert limiter.throttled == settings.jitter_budget + 1
+
+
+def test_lone_throttles_seconds_apart_are_each_taken_for_jitter() -> None:
+    clock = FakeClock()
+    settings = RateSettings(rate=20)
+    limiter = RateLimiter(settings, clock=clock)
+    for _ in range(3 * settings.jitter_budget):  # one in every jitter_span / budget, and more
+        limiter.penalize(
+            sent(limiter, clock, int(20 * settings.jitter_span / settings.jitter_budget) + 5)[-1]
+        )
+    assert limiter.current_rate == 20.0
+
+
 def test_a_second_throttle_soon_after_cuts_once_and_pauses_a_window() -> None:
     clock = FakeClock()
     settings = RateSettings(rate=20, decrease_factor=0.95, pause=1.015)

@@ -66,6 +66,10 @@ class _Server(ThreadingHTTPServer):
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         super().__init__(address, _Handler)
+        if stamp:
+            # Accepted connections inherit it: a request that reaches the kernel before
+            # a handler thread has its connection is stamped too.
+            enable(self.socket)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._connections_lock:
@@ -108,20 +112,22 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
-        self._stamps: StampedReader | None = None
+        self._stamps: tuple[StampedReader, io.BufferedReader[StampedReader]] | None = None
         if self.server.stamp and enable(self.connection):
             self.rfile.close()  # the socket's own reader: ours reads the kernel's stamps too
-            self._stamps = StampedReader(self.connection)
-            self.rfile = io.BufferedReader(self._stamps)
+            stamps = StampedReader(self.connection)
+            self.rfile = buffered = io.BufferedReader(stamps)
+            self._stamps = (stamps, buffered)
 
     def handle_one_request(self) -> None:
         if self._stamps is not None:
-            self._stamps.mark()
+            stamps, buffered = self._stamps
+            stamps.mark(buffered)
         super().handle_one_request()
 
     def _arrived(self) -> float | None:
         """When this request's first bytes came, on the monotonic clock (None: unknown)."""
-        stamp = self._stamps.first if self._stamps is not None else None
+        stamp = self._stamps[0].first if self._stamps is not None else None
         if stamp is None:
             return None
         return time.monotonic() - max(0.0, time.time() - stamp)

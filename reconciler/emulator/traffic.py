@@ -36,7 +36,7 @@ class Tally:
 
     def record(self, action: str, now: float, *, admitted: bool, limit: int) -> None:
         self.calls[action] += 1
-        self._arrivals.setdefault(action, SlidingWindow(limit)).add(now)
+        self._arrivals.setdefault(action, SlidingWindow(limit)).add(now, limit=limit)
         if admitted:
             self.accepted[action] += 1
             self._admitted.setdefault(action, SlidingWindow()).add(now)
@@ -88,7 +88,9 @@ class Traffic:
     def catch_up(
         self, now: float, *, limit_for: Callable[[str], int], counting: RateCounting
     ) -> None:
-        """Let the foreign client's arrivals due by ``now`` meet the limiter, in order."""
+        """Let the foreign client's arrivals due by ``now`` meet the limiter, in order;
+        a real arrival decided later is decided at ``now`` at the earliest."""
+        self._latest = max(now, self._latest)
         for moment in self._foreign.due(now):
             limit = limit_for(FOREIGN_ACTION)
             admitted = self._limiter.decide(FOREIGN_ACTION, moment, limit=limit, counting=counting)

@@ -23,7 +23,7 @@ class SlidingWindow:
     Times must be added in non-decreasing order. ``peak`` is the most events the
     window ever held at once; ``tightest`` the shortest span that held ``limit + 1``
     events (infinite until there were that many): at 1 s or more, no window ever held
-    more than ``limit``."""
+    more than ``limit``. ``add`` may give the limit in force, when it changes."""
 
     __slots__ = ("_last", "_times", "peak", "tightest")
 
@@ -40,10 +40,12 @@ class SlidingWindow:
             times.popleft()
         return len(times)
 
-    def add(self, now: float) -> None:
+    def add(self, now: float, *, limit: int | None = None) -> None:
         self.count(now)
         self._times.append(now)
         self.peak = max(self.peak, len(self._times))
+        if limit is not None and limit + 1 != self._last.maxlen:
+            self._last = deque(self._last, maxlen=limit + 1)
         last = self._last
         last.append(now)
         if len(last) == last.maxlen and len(last) > 1:

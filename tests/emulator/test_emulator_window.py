@@ -269,3 +269,91 @@ def test_a_request_arrives_when_its_first_bytes_do(emu: Emulator) -> None:
         answer = second.recv(65536)
     assert b"RequestLimitExceeded" in answer
     assert emu.stats()["rate_limited"] == {action: 1}
+
+
+def test_a_stats_read_does_not_let_a_later_arrival_go_before_the_foreign_ones() -> None:
+    """``stats`` decides the foreign arrivals due by now; a request stamped before
+    them but handed in after is decided after them, as any late-decided arrival is:
+    the windows stay in order and no span of arrivals comes out negative."""
+    clock = FakeTime()
+    core = clock.core(rate_limit=1, foreign_rate=1.0)  # foreign at 101, 102, ...
+    clock.now = 102.9
+    core.stats()  # decides the foreign 101.0 and 102.0
+    assert not core.admit(STOP, arrived=101.95).accepted  # taken at 102.9, beside 102.0
+    stats = core.stats()
+    assert stats["with_foreign"]["tightest_over_limit"] == {STOP: pytest.approx(0.9)}
+    assert stats["with_foreign"]["max_in_window"][STOP] == 2
+
+
+def _send_on(port: int, *pieces: tuple[float, bytes]) -> socket.socket:
+    """A connection that sends each piece at its time (seconds from now)."""
+    connection = socket.create_connection(("127.0.0.1", port))
+    start = time.monotonic()
+    for at, piece in pieces:
+        time.sleep(max(0.0, start + at - time.monotonic()))
+        connection.sendall(piece)
+    return connection
+
+
+def _answers(connection: socket.socket, count: int) -> list[bytes]:
+    """The next ``count`` answers' bodies on a connection."""
+    connection.settimeout(10)
+    data, bodies = b"", []
+    while len(bodies) < count:
+        head, separator, rest = data.partition(b"\r\n\r\n")
+        length = next(
+            (int(line.split(b":")[1]) for line in head.split(b"\r\n") if b"Content-Length" in line),
+            None,
+        )
+        if separator and length is not None and len(rest) >= length:
+            bodies.append(rest[:length])
+            data = rest[length:]
+            continue
+        chunk = connection.recv(65536)
+        assert chunk, "the emulator closed the connection"
+        data += chunk
+    return bodies
+
+
+def test_a_pipelined_request_arrives_with_the_segment_that_brought_it(emu: Emulator) -> None:
+    """Two requests in one segment: the second, read from the buffer after the first
+    was answered, arrives when the segment did, not when it was read."""
+    emu.configure(rate_limit=1, latency=1.5)
+    start, rest = _raw_request("DescribeStreamIngest")
+    with _send_on(emu.port, (0.0, (start + rest) * 2)) as connection:
+        first, second = _answers(connection, 2)
+    assert b"RequestLimitExceeded" not in first
+    assert b"RequestLimitExceeded" in second  # both came at 0; not 0 and 1.5
+
+
+def test_the_first_request_on_a_connection_is_stamped_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A request sent as soon as the connection is made reaches the kernel before a
+    handler thread has the connection; it is stamped all the same."""
+    from reconciler.emulator import server
+
+    plain_setup = server._Handler.setup
+
+    def late_setup(handler: Any) -> None:
+        time.sleep(1.1)  # a busy machine: the handler thread starts late
+        plain_setup(handler)
+
+    monkeypatch.setattr(server._Handler, "setup", late_setup)
+    # The foreign client's first arrival is at 1.0: the request, sent at 0.3 and
+    # read at 1.4, is admitted if it arrived when sent, throttled if when read.
+    with Emulator(EmulatorConfig(rate_limit=1, foreign_rate=1.0)) as fresh:
+        start, rest = _raw_request(STOP)  # the foreign client's action: one window
+        with _send_on(fresh.port, (0.3, start + rest)) as connection:
+            (answer,) = _answers(connection, 1)
+        assert b"RequestLimitExceeded" not in answer
+        assert fresh.stats()["foreign"]["throttled"] == 1
+
+
+def test_tightest_span_follows_a_limit_set_at_run_time() -> None:
+    """Arrivals before the limit was set (or changed) do not fix the limit the span is
+    measured against: five arrivals in 0.4 s under a limit of 2 are reported."""
+    clock = FakeTime()
+    core = clock.core(rate_limit=0)
+    clock.arrivals(core, (0.0,))  # no limit yet
+    core.configure(SettingsChange.from_mapping({"rate_limit": 2}))
+    assert clock.arrivals(core, (0.1, 0.1, 0.1, 0.1)) == [True, False, False, False]
+    assert core.stats()["tightest_over_limit"] == {STOP: pytest.approx(0.2)}
