@@ -21,7 +21,7 @@ adds the process's start, some 0.8 s) — and as a
 percentage of the free capacity (20/s, less the foreign client's 5), the share of
 calls throttled, the most calls the server saw in any one-second window (every
 client's, the foreign one's included; the emulator counts a call when the kernel
-received its first bytes), the margin by which the tightest 21 arrivals missed
+received it), the margin by which the tightest 21 arrivals missed
 fitting in one second (negative: some window held more than 20), and each runner's
 rate while all of them ran, as a percentage of its fair share.
 

@@ -9,8 +9,8 @@ request came: counted then, it would land in a later window than it arrived in, 
 a client that spaced its sends correctly would look as if it had bunched them. The
 kernel stamps each segment as it is received, which over loopback is the moment the
 client sent it (segments still waiting to be read are merged, and keep the latest
-stamp: see ``StampedReader``). Where the kernel does not stamp (not Linux, or the option refused)
-the handler reads its clock instead, as before.
+stamp: see ``StampedReader``). Where the kernel does not stamp (not Linux, or the
+option refused) the handler reads its clock instead, as before.
 """
 
 from __future__ import annotations
