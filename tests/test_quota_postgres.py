@@ -4,6 +4,7 @@ reads, and failures that name the database without its password."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 
 import psycopg
@@ -66,10 +67,16 @@ def test_a_member_whose_session_ended_is_reaped_after_its_lease(
     keeper.beat(identity("a"))
     last = victim.beat(identity("b"))
     with psycopg.connect(quota_db, autocommit=True) as conn:
-        conn.execute(
-            "SELECT pg_terminate_backend(backend_pid) FROM reconciler_quota_members "
-            "WHERE member = 'b'"
-        )
+        row = conn.execute(
+            "SELECT backend_pid FROM reconciler_quota_members WHERE member = 'b'"
+        ).fetchone()
+        assert row is not None
+        conn.execute("SELECT pg_terminate_backend(%s)", (row[0],))
+        # pg_terminate_backend only signals: wait until the session has really ended.
+        deadline = time.monotonic() + 10
+        while conn.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (row[0],)).fetchone():
+            assert time.monotonic() < deadline, "the terminated session lingers"
+            time.sleep(0.01)
     view = keeper.beat(identity("a"))
     epoch = view.schedule.epochs[-1]
     assert epoch.members == ("a",)
