@@ -216,7 +216,7 @@ class RateLimiter:
         self._generation = 0
         self._paused_until = float("-inf")
         self._resumed = float("-inf")  # when sending resumed after the last cut
-        self._jitter: deque[float] = deque()  # alone: when throttles were taken for jitter
+        self._jitter: deque[float] = deque()  # alone: throttles taken for jitter, when
         self._throttled = 0
         self.late = 0  # permits not used: their worker woke too late for the guard
         self._due = float("-inf")  # aligned: when the next slot is due at the current rate
@@ -306,11 +306,18 @@ class RateLimiter:
             # Alone, lone ones that keep coming are a client outside too (one under a
             # call a second fills the window now and then): only ``jitter_budget`` of
             # them within ``jitter_span`` are jitter; held-up calls come rarer.
-            span = settings.lone_span if self._align is None else settings.settle
-            _forget_before(self._jitter, now - settings.jitter_span)
-            budget = self._align is not None or len(self._jitter) < settings.jitter_budget
-            if now - self._resumed >= span and (self._align is not None or first) and budget:
-                self._jitter.append(now)
+            if self._align is not None:
+                jitter = now - self._resumed >= settings.settle
+            else:
+                _forget_before(self._jitter, now - settings.jitter_span)
+                jitter = (
+                    first
+                    and now - self._resumed >= settings.lone_span
+                    and len(self._jitter) < settings.jitter_budget
+                )
+                if jitter:
+                    self._jitter.append(now)
+            if jitter:
                 self._paused_until = max(self._paused_until, now + settings.jitter_pause)
                 self._resumed = self._paused_until
                 return

@@ -36,7 +36,7 @@ class Tally:
 
     def record(self, action: str, now: float, *, admitted: bool, limit: int) -> None:
         self.calls[action] += 1
-        self._arrivals.setdefault(action, SlidingWindow(limit)).add(now, limit=limit)
+        self._arrivals.setdefault(action, SlidingWindow()).add(now, limit=limit)
         if admitted:
             self.accepted[action] += 1
             self._admitted.setdefault(action, SlidingWindow()).add(now)
@@ -110,7 +110,7 @@ class Traffic:
 
         Arrivals are decided in the order they are handed in: one stamped before the
         last decided (its handler thread was slower) is taken as arriving with it."""
-        now = self._latest = max(now, self._latest)
+        now = max(now, self._latest)  # catch_up moves the order on to it
         self.catch_up(now, limit_for=limit_for, counting=counting)
         limit = limit_for(action)
         admitted = self._limiter.decide(action, now, limit=limit, counting=counting)

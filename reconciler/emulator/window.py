@@ -23,13 +23,13 @@ class SlidingWindow:
     Times must be added in non-decreasing order. ``peak`` is the most events the
     window ever held at once; ``tightest`` the shortest span that held ``limit + 1``
     events (infinite until there were that many): at 1 s or more, no window ever held
-    more than ``limit``. ``add`` may give the limit in force, when it changes."""
+    more than the ``limit`` in force, which ``add`` is given."""
 
     __slots__ = ("_last", "_times", "peak", "tightest")
 
-    def __init__(self, limit: int = 0) -> None:
+    def __init__(self) -> None:
         self._times: deque[float] = deque()
-        self._last: deque[float] = deque(maxlen=limit + 1)
+        self._last: deque[float] = deque(maxlen=1)  # the last ``limit + 1`` events
         self.peak = 0
         self.tightest = math.inf
 
