@@ -176,6 +176,8 @@ def _tasks(
     append = declared.tasks.append
     default_app, default_region = defaults.sdk_app_id, defaults.region
     default_stop = None if defaults.stop_at is ABSENT else defaults.stop_at
+    # What plans, state and Markdown comments show: no raw control character.
+    shown_file = printable(problems.file)
     for entry in entries:
         if entry.__class__ is ScalarNode:  # the short form: a TaskId, the rest from spec
             task_id = _task_id(entry, problems)
@@ -212,8 +214,7 @@ def _tasks(
             or note is INVALID
         ):
             continue
-        # What plans, state and Markdown comments show: no raw control character.
-        source = f"{printable(problems.file)}:{entry.start_mark.line + 1}"
+        source = f"{shown_file}:{entry.start_mark.line + 1}"
         # The same address twice: the first declaration stands, the second is reported.
         first = first_at.setdefault((app, task_id), source)
         if first is not source:
