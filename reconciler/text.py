@@ -17,8 +17,8 @@ def printable(text: str) -> str:
     """``text`` with control and format characters escaped (``\\n``, ``\\x1b``,
     ``\\u202e``): a file name is shown as it is, but a newline or an escape sequence in
     it must not break a line, a Markdown code block or the terminal."""
-    if all(unicodedata.category(c) not in ("Cc", "Cf") for c in text):
-        return text
+    if text.isprintable() or all(unicodedata.category(c) not in ("Cc", "Cf") for c in text):
+        return text  # (isprintable, in C, is false for every Cc and Cf character)
     return "".join(
         c.encode("unicode_escape").decode("ascii") if unicodedata.category(c) in ("Cc", "Cf") else c
         for c in text
@@ -30,7 +30,7 @@ def check_text(value: str, what: str) -> str:
     characters (PostgreSQL refuses NUL, SQLite keeps it), at most ``MAX_TEXT_CHARS``."""
     if len(value) > MAX_TEXT_CHARS:
         raise ValueError(f"{what} is longer than {MAX_TEXT_CHARS:,} characters")
-    if any(unicodedata.category(c) == "Cc" for c in value):
+    if not value.isprintable() and any(unicodedata.category(c) == "Cc" for c in value):
         raise ValueError(f"{what} {value[:60]!r} holds a control character")
     return value
 
